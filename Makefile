@@ -1,0 +1,101 @@
+# flowtop - top-like view of netfilter conntrack flows.
+# make            build build/flowtop (installs missing build dependencies first)
+# make run        build and run flowtop (needs root)
+# make test       unit tests, then integration tests (root, network namespaces)
+# make install    install into $(DESTDIR)$(PREFIX)
+
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+DATADIR ?= $(PREFIX)/share/flowtop
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+
+BUILD := build
+CC ?= cc
+CFLAGS ?= -O2 -g
+PKG_CONFIG ?= pkg-config
+PKGS := libmnl ncursesw
+
+# Truncating snprintf is used on purpose (fixed-width screen cells).
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
+CPPFLAGS += -Iinclude -Iuser -D_GNU_SOURCE \
+	-DFLOWTOP_DATADIR='"$(DATADIR)"' -DFLOWTOP_SYSCONFDIR='"$(SYSCONFDIR)/flowtop"'
+DEPFLAGS = -MMD -MP
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+SRCS := $(wildcard user/*.c)
+OBJS := $(SRCS:user/%.c=$(BUILD)/user/%.o)
+LIBOBJS := $(filter-out $(BUILD)/user/main.o,$(OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.DELETE_ON_ERROR:
+.PHONY: all deps run test test-unit test-integration install uninstall clean asan bench
+
+all: $(BUILD)/flowtop
+
+# Missing libraries are installed (Debian/Ubuntu) or named, once.
+$(BUILD)/.deps-ok: tools/deps.sh
+	$(Q)mkdir -p $(BUILD)
+	$(Q)tools/deps.sh build
+	$(Q)touch $@
+
+deps: $(BUILD)/.deps-ok
+
+LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lmnl -lncursesw -ltinfo)
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+
+$(BUILD)/user/%.o: user/%.c | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(WARN) $(DEPFLAGS) -c $< -o $@
+
+$(BUILD)/flowtop: $(OBJS)
+	@$(if $(Q),echo "  LINK    $@")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS) -lm
+
+# Each unit test names the modules it links in a line "/* objs: a b c */".
+test_objs = $(patsubst %,$(BUILD)/user/%.o,$(shell sed -n 's|^/\* objs: \(.*\) \*/$$|\1|p' $(1)))
+
+.SECONDEXPANSION:
+$(BUILD)/tests/%: tests/unit/%.c $$(call test_objs,tests/unit/%.c) | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) $(WARN) $(DEPFLAGS) -o $@ $< \
+		$(call test_objs,$<) $(LIBS) -lcmocka -lm
+
+run: $(BUILD)/flowtop
+	$(BUILD)/flowtop $(ARGS)
+
+test: $(BUILD)/flowtop $(UNIT_BINS)
+	$(Q)tests/run-all $(BUILD)
+
+test-unit: $(UNIT_BINS)
+	$(Q)tests/run-all --unit $(BUILD)
+
+test-integration: $(BUILD)/flowtop
+	$(Q)tests/run-all --integration $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" test
+
+install: $(BUILD)/flowtop
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BUILD)/flowtop $(DESTDIR)$(SBINDIR)/flowtop
+	install -m 0644 conf/*.conf $(DESTDIR)$(DATADIR)/
+	install -m 0644 flowtop.8 $(DESTDIR)$(MANDIR)/man8/flowtop.8
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/flowtop $(DESTDIR)$(MANDIR)/man8/flowtop.8
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJS:.o=.d) $(UNIT_BINS:=.d)

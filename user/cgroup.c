@@ -1,0 +1,191 @@
+/* cgroup.c - cgroup v2 id -> path, and a process's cgroup. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+
+struct cg_ent {
+	__u64 id;
+	char *path;
+};
+
+static struct {
+	char root[256];
+	int root_state;		/* 0 = not looked up, 1 = found, -1 = none */
+	struct cg_ent *ents;
+	size_t n, cap;
+	time_t last_scan;
+} cg;
+
+const char *cgroup_root(void)
+{
+	char line[1024];
+	FILE *f;
+
+	if (cg.root_state)
+		return cg.root_state > 0 ? cg.root : NULL;
+	cg.root_state = -1;
+	f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		return NULL;
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent maj:min root mountpoint opts... - fstype source superopts */
+		char mnt[256], fstype[64];
+		char *dash = strstr(line, " - ");
+
+		if (!dash || sscanf(dash, " - %63s", fstype) != 1 || strcmp(fstype, "cgroup2"))
+			continue;
+		if (sscanf(line, "%*s %*s %*s %*s %255s", mnt) != 1)
+			continue;
+		snprintf(cg.root, sizeof(cg.root), "%s", mnt);
+		cg.root_state = 1;
+		break;
+	}
+	fclose(f);
+	return cg.root_state > 0 ? cg.root : NULL;
+}
+
+static void add(__u64 id, const char *rel)
+{
+	if (cg.n == cg.cap) {
+		size_t c = cg.cap ? cg.cap * 2 : 256;
+		struct cg_ent *e = realloc(cg.ents, c * sizeof(*e));
+
+		if (!e)
+			return;
+		cg.ents = e;
+		cg.cap = c;
+	}
+	cg.ents[cg.n].id = id;
+	cg.ents[cg.n].path = strdup(rel);
+	if (cg.ents[cg.n].path)
+		cg.n++;
+}
+
+/* Depth-first walk; bounded depth so a strange tree cannot recurse forever. */
+static void walk(int fd, char *rel, size_t rlen, size_t cap, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if (depth > 32)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		int sub;
+		size_t n;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		n = strlen(de->d_name);
+		if (rlen + 1 + n + 1 > cap)
+			continue;
+		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		if (fstat(sub, &st) < 0) {
+			close(sub);
+			continue;
+		}
+		rel[rlen] = '/';
+		memcpy(rel + rlen + 1, de->d_name, n + 1);
+		add((__u64)st.st_ino, rel);
+		walk(sub, rel, rlen + 1 + n, cap, depth + 1);
+		rel[rlen] = 0;
+	}
+	closedir(d);
+}
+
+static int cmp_ent(const void *a, const void *b)
+{
+	const struct cg_ent *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void rescan(void)
+{
+	const char *root = cgroup_root();
+	char rel[4096] = "";
+	struct stat st;
+	int fd;
+
+	for (size_t i = 0; i < cg.n; i++)
+		free(cg.ents[i].path);
+	cg.n = 0;
+	cg.last_scan = time(NULL);
+	if (!root)
+		return;
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0)
+		add((__u64)st.st_ino, "/");
+	walk(fd, rel, 0, sizeof(rel), 0);
+	qsort(cg.ents, cg.n, sizeof(*cg.ents), cmp_ent);
+}
+
+const char *cgroup_path(__u64 id)
+{
+	if (!id)
+		return NULL;
+	for (int pass = 0; pass < 2; pass++) {
+		struct cg_ent key = { .id = id };
+		struct cg_ent *e = cg.n ? bsearch(&key, cg.ents, cg.n, sizeof(*e), cmp_ent) : NULL;
+
+		if (e)
+			return e->path;
+		if (pass == 0 && time(NULL) != cg.last_scan)
+			rescan();
+		else
+			break;
+	}
+	return NULL;
+}
+
+__u64 cgroup_of_pid(__u32 pid)
+{
+	char path[64], line[4096 + 8], full[4096 + 256];
+	const char *root = cgroup_root();
+	struct stat st;
+	__u64 id = 0;
+	FILE *f;
+
+	if (!pid || !root)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		snprintf(full, sizeof(full), "%s%s", root, line + 3);
+		if (stat(full, &st) == 0)
+			id = (__u64)st.st_ino;
+		break;
+	}
+	fclose(f);
+	return id;
+}
+
+void cgroup_free(void)
+{
+	for (size_t i = 0; i < cg.n; i++)
+		free(cg.ents[i].path);
+	free(cg.ents);
+	memset(&cg, 0, sizeof(cg));
+}

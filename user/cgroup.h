@@ -1,0 +1,21 @@
+/* cgroup.h - cgroup v2 id -> path, and a process's cgroup. */
+#ifndef FLOWTOP_CGROUP_H
+#define FLOWTOP_CGROUP_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+/*
+ * Path (relative to the cgroup v2 root, starting with "/") of the cgroup with
+ * this id (the inode of its directory), or NULL. Unknown ids trigger a rescan
+ * of the hierarchy, at most once per second. The string stays valid until
+ * the next call that rescans.
+ */
+const char *cgroup_path(__u64 id);
+/* Mount point of the cgroup v2 hierarchy ("/sys/fs/cgroup", ".../unified"), or NULL. */
+const char *cgroup_root(void);
+/* The v2 cgroup id of a process (from /proc/PID/cgroup), 0 if unknown. */
+__u64 cgroup_of_pid(__u32 pid);
+void cgroup_free(void);
+
+#endif

@@ -1,0 +1,597 @@
+/* ct.c - conntrack over netlink (libmnl): message parsing, dumps in bounded batches, events. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+
+#include "ct.h"
+
+#define CT_RCVBUF_MAX (128u << 20)
+#define CT_READ_BUF (256u << 10)
+
+struct ct_engine {
+	struct mnl_socket *ev;
+	struct mnl_socket *dump;
+	ct_cb cb;
+	void *ctx;
+	bool dumping;
+	bool overran;
+	__u32 dump_seq;
+	struct ct_stats st;
+	char *buf;
+	/* Bytes of a dump batch not yet handed to the callback (budget ran out). */
+	size_t pend_off;
+	size_t pend_len;
+};
+
+/* ---- parsing ---------------------------------------------------------- */
+
+/* Iterate the attributes nested in a (validated) attribute. */
+#define for_each_nested(a, nest)                                                              \
+	for ((a) = mnl_attr_get_payload(nest);                                                \
+	     mnl_attr_ok((a), (int)((char *)mnl_attr_get_payload(nest) +                     \
+				   mnl_attr_get_payload_len(nest) - (char *)(a)));           \
+	     (a) = mnl_attr_next(a))
+
+static int attr_len_ok(const struct nlattr *a, size_t want)
+{
+	return mnl_attr_get_payload_len(a) >= want;
+}
+
+static int parse_ip(const struct nlattr *nest, struct flow_tuple *t)
+{
+	const struct nlattr *a;
+
+	for_each_nested(a, nest) {
+		switch (mnl_attr_get_type(a)) {
+		case CTA_IP_V4_SRC:
+		case CTA_IP_V4_DST:
+			if (!attr_len_ok(a, 4))
+				return -EINVAL;
+			memcpy(mnl_attr_get_type(a) == CTA_IP_V4_SRC ? t->src : t->dst,
+			       mnl_attr_get_payload(a), 4);
+			t->family = AF_INET;
+			break;
+		case CTA_IP_V6_SRC:
+		case CTA_IP_V6_DST:
+			if (!attr_len_ok(a, 16))
+				return -EINVAL;
+			memcpy(mnl_attr_get_type(a) == CTA_IP_V6_SRC ? t->src : t->dst,
+			       mnl_attr_get_payload(a), 16);
+			t->family = AF_INET6;
+			break;
+		}
+	}
+	return 0;
+}
+
+static __u16 get_be16(const struct nlattr *a)
+{
+	__u16 v;
+
+	memcpy(&v, mnl_attr_get_payload(a), 2);
+	return ntohs(v);
+}
+
+static __u32 get_be32(const struct nlattr *a)
+{
+	__u32 v;
+
+	memcpy(&v, mnl_attr_get_payload(a), 4);
+	return ntohl(v);
+}
+
+static __u64 get_be64(const struct nlattr *a)
+{
+	__u64 v;
+
+	memcpy(&v, mnl_attr_get_payload(a), 8);
+	return be64toh(v);
+}
+
+static int parse_proto(const struct nlattr *nest, struct flow_tuple *t)
+{
+	const struct nlattr *a;
+	__u8 type = 0, code = 0;
+	bool icmp = false;
+
+	for_each_nested(a, nest) {
+		unsigned int ty = mnl_attr_get_type(a);
+
+		switch (ty) {
+		case CTA_PROTO_NUM:
+			if (!attr_len_ok(a, 1))
+				return -EINVAL;
+			t->proto = mnl_attr_get_u8(a);
+			break;
+		case CTA_PROTO_SRC_PORT:
+		case CTA_PROTO_DST_PORT:
+		case CTA_PROTO_ICMP_ID:
+		case CTA_PROTO_ICMPV6_ID:
+			if (!attr_len_ok(a, 2))
+				return -EINVAL;
+			if (ty == CTA_PROTO_DST_PORT)
+				t->dport = get_be16(a);
+			else
+				t->sport = get_be16(a);
+			break;
+		case CTA_PROTO_ICMP_TYPE:
+		case CTA_PROTO_ICMPV6_TYPE:
+			if (!attr_len_ok(a, 1))
+				return -EINVAL;
+			type = mnl_attr_get_u8(a);
+			icmp = true;
+			break;
+		case CTA_PROTO_ICMP_CODE:
+		case CTA_PROTO_ICMPV6_CODE:
+			if (!attr_len_ok(a, 1))
+				return -EINVAL;
+			code = mnl_attr_get_u8(a);
+			icmp = true;
+			break;
+		}
+	}
+	if (icmp)
+		t->dport = (__u16)(type << 8 | code);
+	return 0;
+}
+
+static int parse_tuple(const struct nlattr *nest, struct flow_tuple *t, struct ct_msg *m)
+{
+	const struct nlattr *a;
+	int err;
+
+	for_each_nested(a, nest) {
+		switch (mnl_attr_get_type(a)) {
+		case CTA_TUPLE_IP:
+			err = parse_ip(a, t);
+			if (err)
+				return err;
+			break;
+		case CTA_TUPLE_PROTO:
+			err = parse_proto(a, t);
+			if (err)
+				return err;
+			break;
+		case CTA_TUPLE_ZONE:
+			if (!attr_len_ok(a, 2))
+				return -EINVAL;
+			m->f.zone = get_be16(a);
+			m->have |= CT_HAVE_ZONE;
+			break;
+		}
+	}
+	return 0;
+}
+
+static int parse_protoinfo(const struct nlattr *nest, struct ct_msg *m)
+{
+	const struct nlattr *a, *b;
+
+	for_each_nested(a, nest) {
+		unsigned int want;
+
+		switch (mnl_attr_get_type(a)) {
+		case CTA_PROTOINFO_TCP:
+			want = CTA_PROTOINFO_TCP_STATE;
+			break;
+		case CTA_PROTOINFO_DCCP:
+			want = CTA_PROTOINFO_DCCP_STATE;
+			break;
+		case CTA_PROTOINFO_SCTP:
+			want = CTA_PROTOINFO_SCTP_STATE;
+			break;
+		default:
+			continue;
+		}
+		for_each_nested(b, a) {
+			if (mnl_attr_get_type(b) == want && attr_len_ok(b, 1)) {
+				m->f.state = mnl_attr_get_u8(b);
+				m->have |= CT_HAVE_STATE;
+			}
+		}
+	}
+	return 0;
+}
+
+static int parse_counters(const struct nlattr *nest, __u64 *pkts, __u64 *bytes)
+{
+	const struct nlattr *a;
+
+	for_each_nested(a, nest) {
+		switch (mnl_attr_get_type(a)) {
+		case CTA_COUNTERS_PACKETS:
+			if (!attr_len_ok(a, 8))
+				return -EINVAL;
+			*pkts = get_be64(a);
+			break;
+		case CTA_COUNTERS_BYTES:
+			if (!attr_len_ok(a, 8))
+				return -EINVAL;
+			*bytes = get_be64(a);
+			break;
+		case CTA_COUNTERS32_PACKETS:
+			if (!attr_len_ok(a, 4))
+				return -EINVAL;
+			*pkts = get_be32(a);
+			break;
+		case CTA_COUNTERS32_BYTES:
+			if (!attr_len_ok(a, 4))
+				return -EINVAL;
+			*bytes = get_be32(a);
+			break;
+		}
+	}
+	return 0;
+}
+
+static int parse_timestamp(const struct nlattr *nest, struct ct_msg *m)
+{
+	const struct nlattr *a;
+
+	for_each_nested(a, nest) {
+		if (!attr_len_ok(a, 8))
+			continue;
+		if (mnl_attr_get_type(a) == CTA_TIMESTAMP_START) {
+			m->f.start_ns = get_be64(a);
+			m->have |= CT_HAVE_TSTART;
+		} else if (mnl_attr_get_type(a) == CTA_TIMESTAMP_STOP) {
+			m->stop_ns = get_be64(a);
+			m->have |= CT_HAVE_TSTOP;
+		}
+	}
+	return 0;
+}
+
+int ct_parse(const struct nlmsghdr *nlh, size_t len, struct ct_msg *out)
+{
+	const struct nlattr *a;
+	const struct nfgenmsg *nfg;
+	unsigned int type;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (len < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
+		return -EINVAL;
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK)
+		return -ENOENT;
+	type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+	if (type != IPCTNL_MSG_CT_NEW && type != IPCTNL_MSG_CT_DELETE)
+		return -ENOENT;
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)))
+		return -EINVAL;
+	nfg = mnl_nlmsg_get_payload(nlh);
+
+	if (type == IPCTNL_MSG_CT_DELETE)
+		out->type = CT_MSG_DESTROY;
+	else if (nlh->nlmsg_flags & (NLM_F_CREATE | NLM_F_EXCL))
+		out->type = CT_MSG_NEW;
+	else
+		out->type = CT_MSG_UPDATE;
+	out->f.orig.family = nfg->nfgen_family;
+	out->f.owner.uid = (__u32)-1;
+
+	mnl_attr_for_each(a, nlh, sizeof(*nfg)) {
+		switch (mnl_attr_get_type(a)) {
+		case CTA_TUPLE_ORIG:
+			err = parse_tuple(a, &out->f.orig, out);
+			break;
+		case CTA_TUPLE_REPLY:
+			err = parse_tuple(a, &out->f.reply, out);
+			out->have |= CT_HAVE_REPLY;
+			break;
+		case CTA_STATUS:
+			if (!attr_len_ok(a, 4))
+				return -EINVAL;
+			out->f.status = get_be32(a);
+			out->have |= CT_HAVE_STATUS;
+			break;
+		case CTA_PROTOINFO:
+			err = parse_protoinfo(a, out);
+			break;
+		case CTA_TIMEOUT:
+			if (!attr_len_ok(a, 4))
+				return -EINVAL;
+			out->timeout = get_be32(a);
+			out->have |= CT_HAVE_TIMEOUT;
+			break;
+		case CTA_MARK:
+			if (!attr_len_ok(a, 4))
+				return -EINVAL;
+			out->f.mark = get_be32(a);
+			out->have |= CT_HAVE_MARK;
+			break;
+		case CTA_ID:
+			if (!attr_len_ok(a, 4))
+				return -EINVAL;
+			out->f.id = get_be32(a);
+			out->have |= CT_HAVE_ID;
+			break;
+		case CTA_ZONE:
+			if (!attr_len_ok(a, 2))
+				return -EINVAL;
+			out->f.zone = get_be16(a);
+			out->have |= CT_HAVE_ZONE;
+			break;
+		case CTA_COUNTERS_ORIG:
+			err = parse_counters(a, &out->f.orig_pkts, &out->f.orig_bytes);
+			out->have |= CT_HAVE_COUNTERS;
+			break;
+		case CTA_COUNTERS_REPLY:
+			err = parse_counters(a, &out->f.reply_pkts, &out->f.reply_bytes);
+			out->have |= CT_HAVE_COUNTERS;
+			break;
+		case CTA_TIMESTAMP:
+			err = parse_timestamp(a, out);
+			break;
+		}
+		if (err)
+			return err;
+	}
+	if (!(out->have & CT_HAVE_ID))
+		return -EINVAL;
+	if (out->f.orig.family != AF_INET && out->f.orig.family != AF_INET6)
+		return -EINVAL;
+	/* The reply tuple shares family and protocol with the original one. */
+	out->f.reply.family = out->f.orig.family;
+	if (!out->f.reply.proto)
+		out->f.reply.proto = out->f.orig.proto;
+	return 0;
+}
+
+/* ---- sockets ---------------------------------------------------------- */
+
+static void set_rcvbuf(struct mnl_socket *nl, unsigned int bytes)
+{
+	int fd = mnl_socket_get_fd(nl);
+	int v = (int)bytes;
+
+	/* FORCE ignores rmem_max (root/CAP_NET_ADMIN); fall back to the capped one. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+}
+
+static unsigned int get_rcvbuf(struct mnl_socket *nl)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+
+	getsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUF, &v, &l);
+	return (unsigned int)v;
+}
+
+struct ct_engine *ct_open(ct_cb cb, void *ctx, unsigned int rcvbuf, char *errmsg, size_t len)
+{
+	struct ct_engine *ce = calloc(1, sizeof(*ce));
+	const char *what = "out of memory";
+
+	if (!ce)
+		goto fail;
+	ce->cb = cb;
+	ce->ctx = ctx;
+	ce->buf = malloc(CT_READ_BUF);
+	if (!ce->buf)
+		goto fail;
+
+	what = "cannot open a netfilter netlink socket";
+	ce->ev = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	ce->dump = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!ce->ev || !ce->dump)
+		goto fail;
+	what = "cannot subscribe to conntrack events";
+	if (mnl_socket_bind(ce->ev, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_UPDATE |
+					    NF_NETLINK_CONNTRACK_DESTROY,
+			    MNL_SOCKET_AUTOPID) < 0)
+		goto fail;
+	if (mnl_socket_bind(ce->dump, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto fail;
+	set_rcvbuf(ce->ev, rcvbuf);
+	set_rcvbuf(ce->dump, 4u << 20);
+	ce->st.rcvbuf = get_rcvbuf(ce->ev);
+	return ce;
+fail:
+	if (errmsg)
+		snprintf(errmsg, len, "%s: %s", what, strerror(errno ? errno : ENOMEM));
+	ct_close(ce);
+	return NULL;
+}
+
+void ct_close(struct ct_engine *ce)
+{
+	if (!ce)
+		return;
+	if (ce->ev)
+		mnl_socket_close(ce->ev);
+	if (ce->dump)
+		mnl_socket_close(ce->dump);
+	free(ce->buf);
+	free(ce);
+}
+
+int ct_event_fd(const struct ct_engine *ce)
+{
+	return mnl_socket_get_fd(ce->ev);
+}
+
+int ct_dump_fd(const struct ct_engine *ce)
+{
+	return mnl_socket_get_fd(ce->dump);
+}
+
+const struct ct_stats *ct_stats(const struct ct_engine *ce)
+{
+	return &ce->st;
+}
+
+bool ct_events_overran(struct ct_engine *ce)
+{
+	bool o = ce->overran;
+
+	ce->overran = false;
+	return o;
+}
+
+static void deliver(struct ct_engine *ce, const struct nlmsghdr *nlh, size_t len, bool dump)
+{
+	struct ct_msg m;
+	int err = ct_parse(nlh, len, &m);
+
+	if (err == -ENOENT)
+		return;
+	if (err) {
+		ce->st.parse_errors++;
+		return;
+	}
+	if (dump) {
+		m.type = CT_MSG_DUMP;
+		ce->st.dump_entries++;
+	} else {
+		ce->st.events++;
+	}
+	ce->cb(ce->ctx, &m);
+}
+
+int ct_events_read(struct ct_engine *ce, int budget)
+{
+	int done = 0;
+
+	while (done < budget) {
+		ssize_t n = recv(ct_event_fd(ce), ce->buf, CT_READ_BUF, MSG_DONTWAIT);
+		const struct nlmsghdr *nlh;
+		int left;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == ENOBUFS) {
+				/* Events were dropped: grow the buffer and let the caller re-dump. */
+				ce->st.overruns++;
+				ce->overran = true;
+				if (ce->st.rcvbuf < CT_RCVBUF_MAX) {
+					set_rcvbuf(ce->ev, ce->st.rcvbuf * 2);
+					ce->st.rcvbuf = get_rcvbuf(ce->ev);
+				}
+				continue;
+			}
+			return -errno;
+		}
+		left = (int)n;
+		for (nlh = (struct nlmsghdr *)ce->buf; mnl_nlmsg_ok(nlh, left);
+		     nlh = mnl_nlmsg_next(nlh, &left)) {
+			deliver(ce, nlh, nlh->nlmsg_len, false);
+			done++;
+		}
+	}
+	return done;
+}
+
+int ct_dump_start(struct ct_engine *ce)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+
+	if (ce->dumping)
+		return -EBUSY;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++ce->dump_seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	if (mnl_socket_sendto(ce->dump, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	ce->dumping = true;
+	ce->pend_len = 0;
+	ce->pend_off = 0;
+	return 0;
+}
+
+bool ct_dump_running(const struct ct_engine *ce)
+{
+	return ce->dumping;
+}
+
+/*
+ * Walk buffered dump messages from pend_off. Returns 1 at NLMSG_DONE,
+ * -errno on an error message, 0 when the buffer is used up or the budget is.
+ */
+static int dump_walk(struct ct_engine *ce, int *budget)
+{
+	while (ce->pend_off < ce->pend_len && *budget > 0) {
+		const struct nlmsghdr *nlh = (void *)(ce->buf + ce->pend_off);
+		int left = (int)(ce->pend_len - ce->pend_off);
+
+		if (!mnl_nlmsg_ok(nlh, left)) {
+			ce->pend_len = 0;
+			ce->st.parse_errors++;
+			return 0;
+		}
+		ce->pend_off += NLMSG_ALIGN(nlh->nlmsg_len);
+		if (nlh->nlmsg_seq != ce->dump_seq)
+			continue;
+		if (nlh->nlmsg_type == NLMSG_DONE) {
+			ce->pend_len = 0;
+			return 1;
+		}
+		if (nlh->nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+			ce->pend_len = 0;
+			if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+				return -EINVAL;
+			return e->error ? e->error : 1;
+		}
+		deliver(ce, nlh, nlh->nlmsg_len, true);
+		(*budget)--;
+	}
+	if (ce->pend_off >= ce->pend_len)
+		ce->pend_len = 0;
+	return 0;
+}
+
+int ct_dump_step(struct ct_engine *ce, int budget)
+{
+	int ret;
+
+	if (!ce->dumping)
+		return 1;
+	for (;;) {
+		ssize_t n;
+
+		ret = dump_walk(ce, &budget);
+		if (ret)
+			break;
+		if (budget <= 0 || ce->pend_len)
+			return 0;
+		n = recv(ct_dump_fd(ce), ce->buf, CT_READ_BUF, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			ret = -errno;
+			break;
+		}
+		if (n == 0)
+			return 0;
+		ce->pend_off = 0;
+		ce->pend_len = (size_t)n;
+	}
+	ce->dumping = false;
+	if (ret == 1)
+		ce->st.dumps++;
+	return ret;
+}

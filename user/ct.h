@@ -1,0 +1,82 @@
+/* ct.h - conntrack over netlink (libmnl): message parsing, dumps in bounded batches, events. */
+#ifndef FLOWTOP_CT_H
+#define FLOWTOP_CT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/netlink.h>
+
+#include "flow.h"
+
+enum ct_msg_type {
+	CT_MSG_DUMP = 0,	/* entry from a dump */
+	CT_MSG_NEW,
+	CT_MSG_UPDATE,
+	CT_MSG_DESTROY,
+};
+
+enum ct_have {
+	CT_HAVE_ID = 1 << 0,
+	CT_HAVE_COUNTERS = 1 << 1,
+	CT_HAVE_TSTART = 1 << 2,
+	CT_HAVE_TSTOP = 1 << 3,
+	CT_HAVE_STATE = 1 << 4,
+	CT_HAVE_MARK = 1 << 5,
+	CT_HAVE_ZONE = 1 << 6,
+	CT_HAVE_STATUS = 1 << 7,
+	CT_HAVE_REPLY = 1 << 8,
+	CT_HAVE_TIMEOUT = 1 << 9,
+};
+
+struct ct_msg {
+	struct flow f;		/* fields the message carried */
+	__u64 stop_ns;
+	__u32 timeout;
+	__u32 have;		/* enum ct_have */
+	enum ct_msg_type type;
+};
+
+/*
+ * Parse one nfnetlink conntrack message (IPCTNL_MSG_CT_NEW / _DELETE).
+ * Returns 0, or -EINVAL for a malformed message (nothing is read out of
+ * bounds), or -ENOENT for messages that are not conntrack entries.
+ */
+int ct_parse(const struct nlmsghdr *nlh, size_t len, struct ct_msg *out);
+
+struct ct_engine;
+
+typedef void (*ct_cb)(void *ctx, const struct ct_msg *m);
+
+struct ct_stats {
+	unsigned long long events;	/* event messages handled */
+	unsigned long long overruns;	/* ENOBUFS reports on the event socket */
+	unsigned long long dumps;	/* dumps completed */
+	unsigned long long dump_entries;
+	unsigned long long parse_errors;
+	unsigned int rcvbuf;		/* event socket buffer now */
+};
+
+/* Open the event and dump sockets in the current netns. errmsg gets one line on failure. */
+struct ct_engine *ct_open(ct_cb cb, void *ctx, unsigned int rcvbuf, char *errmsg, size_t len);
+void ct_close(struct ct_engine *ce);
+
+int ct_event_fd(const struct ct_engine *ce);
+int ct_dump_fd(const struct ct_engine *ce);
+
+/* Read pending events, at most budget messages. Returns messages read or -errno. */
+int ct_events_read(struct ct_engine *ce, int budget);
+/* True once after the event socket overran (ENOBUFS): the caller should re-dump. */
+bool ct_events_overran(struct ct_engine *ce);
+
+/* Start a dump of all entries (both families). -EBUSY if one is running. */
+int ct_dump_start(struct ct_engine *ce);
+bool ct_dump_running(const struct ct_engine *ce);
+/*
+ * Process dump messages, at most budget entries, without blocking.
+ * Returns 1 when the dump finished, 0 if more remain, -errno on error.
+ */
+int ct_dump_step(struct ct_engine *ce, int budget);
+
+const struct ct_stats *ct_stats(const struct ct_engine *ce);
+
+#endif

@@ -1,0 +1,565 @@
+/* main.c - start-up, privilege and namespace checks, the single event loop, clean exits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <locale.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+#include <linux/capability.h>
+
+#include "app.h"
+#include "attr.h"
+#include "cgroup.h"
+#include "output.h"
+#include "services.h"
+#include "sysctl.h"
+#include "ui.h"
+
+#define EV_BUDGET 8192		/* event messages per loop turn */
+#define DUMP_BUDGET 4096	/* dump entries per loop turn: a few ms, keys stay responsive */
+
+static struct app app;
+static struct termios saved_tty;
+static bool tty_saved;
+static volatile sig_atomic_t ui_active;
+
+static void die_line(const char *fmt, const char *arg)
+{
+	fputs("flowtop: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+}
+
+/* Crash path: only async-signal-safe calls. Put back sysctls and the terminal, then die. */
+static void crash_handler(int sig)
+{
+	static const char reset[] = "\033[0m\033[?25h\033[?1049l\r\n";
+
+	sysctl_restore();
+	if (ui_active) {
+		if (tty_saved)
+			tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+		if (write(STDOUT_FILENO, reset, sizeof(reset) - 1) < 0) {
+			/* nothing more can be done here */
+		}
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void install_crash_handlers(void)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGQUIT, SIGTRAP };
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = crash_handler;
+	sa.sa_flags = SA_RESETHAND;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	/* A closed pipe in batch/JSON mode ends flowtop cleanly through write errors. */
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static bool have_cap(int cap)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return geteuid() == 0;
+	return data[cap / 32].effective & (1u << (cap % 32));
+}
+
+static __u32 netns_inode(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) == 0 ? (__u32)st.st_ino : 0;
+}
+
+static int enter_netns(const char *arg, char *path, size_t plen)
+{
+	int fd;
+
+	if (strchr(arg, '/'))
+		snprintf(path, plen, "%s", arg);
+	else
+		snprintf(path, plen, "/run/netns/%s", arg);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		int e = errno == EINVAL ? ENOTSUP : errno;
+
+		close(fd);
+		return -e;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Conntrack may be a module that nothing has loaded yet; ask for it quietly. */
+static bool conntrack_present(void)
+{
+	pid_t pid;
+	int st;
+
+	if (access("/proc/sys/net/netfilter/nf_conntrack_max", F_OK) == 0)
+		return true;
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+
+		if (null >= 0) {
+			dup2(null, 1);
+			dup2(null, 2);
+		}
+		execlp("modprobe", "modprobe", "-q", "nf_conntrack", "nf_conntrack_netlink",
+		       (char *)NULL);
+		_exit(127);
+	}
+	if (pid > 0)
+		waitpid(pid, &st, 0);
+	return access("/proc/sys/net/netfilter/nf_conntrack_max", F_OK) == 0;
+}
+
+static void conf_dirs(const char **dirs, char *local, size_t len)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t i = 0;
+
+	/* Running from the build tree (build/flowtop): use the tree's conf/. */
+	if (n > 0) {
+		char *slash;
+
+		exe[n] = 0;
+		slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = 0;
+			slash = strrchr(exe, '/');
+			if (slash && !strcmp(slash, "/build")) {
+				*slash = 0;
+				snprintf(local, len, "%s/conf", exe);
+				if (access(local, R_OK) == 0)
+					dirs[i++] = local;
+			}
+		}
+	}
+	if (!i)
+		dirs[i++] = FLOWTOP_DATADIR;
+	dirs[i++] = FLOWTOP_SYSCONFDIR;
+	dirs[i] = NULL;
+}
+
+static void services_warn(const char *msg)
+{
+	if (app.opts.out == OUT_UI)
+		snprintf(app.warning, sizeof(app.warning), "%s", msg);
+	else
+		fprintf(stderr, "flowtop: warning: %s\n", msg);
+}
+
+static void on_ct(void *ctx, const struct ct_msg *m)
+{
+	struct app *a = ctx;
+
+	if (m->type != CT_MSG_DUMP)
+		a->tracking = TRACKING_ACTIVE;
+	model_apply(&a->model, m);
+}
+
+static void on_event(void *ctx, const char *type, const struct flow *f)
+{
+	struct app *a = ctx;
+
+	if (a->opts.out != OUT_JSON_EVENTS || !model_match(&a->model, f, &a->view))
+		return;
+	json_flow(stdout, a, type, f);
+}
+
+static int set_timer(int tfd, double seconds)
+{
+	struct itimerspec its;
+	long long ns = (long long)(seconds * 1e9);
+
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = ns / 1000000000LL;
+	its.it_value.tv_nsec = ns % 1000000000LL;
+	its.it_interval = its.it_value;
+	return timerfd_settime(tfd, 0, &its, NULL);
+}
+
+static int epoll_add(int ep, int fd, __u32 tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+enum { TAG_EVENTS = 1, TAG_DUMP, TAG_TIMER, TAG_SIGNAL, TAG_STDIN, TAG_ATTR, TAG_STOP };
+
+static int start_dump(struct app *a)
+{
+	int err;
+
+	if (ct_dump_running(a->ct))
+		return 0;
+	err = ct_dump_start(a->ct);
+	if (err == 0)
+		model_dump_begin(&a->model);
+	return err;
+}
+
+/* Output after a completed dump; returns true when flowtop should stop. */
+static bool after_dump(struct app *a, unsigned long dumps)
+{
+	static unsigned long shown;
+
+	switch (a->opts.out) {
+	case OUT_BATCH:
+		model_view_build(&a->model, &a->view);
+		batch_snapshot(stdout, a, ++shown);
+		fflush(stdout);
+		return a->opts.iterations && (long)shown >= a->opts.iterations;
+	case OUT_JSON_ONCE:
+		/* The first dump has no rates yet: snapshots start with the second. */
+		if (dumps < 2)
+			return false;
+		model_view_build(&a->model, &a->view);
+		for (size_t i = 0; i < a->model.nrows; i++)
+			if (!(a->model.rows[i]->flags & FLOW_F_GONE))
+				json_flow(stdout, a, "flow", a->model.rows[i]);
+		json_summary(stdout, a);
+		fflush(stdout);
+		shown++;
+		return a->opts.iterations && (long)shown >= a->opts.iterations;
+	case OUT_JSON_EVENTS:
+		fflush(stdout);
+		return false;
+	case OUT_UI:
+	default:
+		model_view_build(&a->model, &a->view);
+		ui_draw(a);
+		return false;
+	}
+}
+
+static int run_loop(struct app *a)
+{
+	int ep = -1, tfd = -1, sfd = -1, stopfd = -1, ret = 0;
+	unsigned long dumps = 0;
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (sfd < 0 || ep < 0 || tfd < 0 || set_timer(tfd, a->opts.interval) < 0) {
+		die_line("cannot set up the event loop: %s", strerror(errno));
+		ret = 1;
+		goto out;
+	}
+	epoll_add(ep, ct_event_fd(a->ct), TAG_EVENTS);
+	epoll_add(ep, ct_dump_fd(a->ct), TAG_DUMP);
+	epoll_add(ep, tfd, TAG_TIMER);
+	epoll_add(ep, sfd, TAG_SIGNAL);
+	if (a->opts.out == OUT_UI)
+		epoll_add(ep, STDIN_FILENO, TAG_STDIN);
+	if (a->model.attr && a->model.attr->fd && a->model.attr->fd(a->model.attr) >= 0)
+		epoll_add(ep, a->model.attr->fd(a->model.attr), TAG_ATTR);
+	if (a->opts.duration_ms > 0) {
+		stopfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (stopfd >= 0) {
+			struct itimerspec its = { 0 };
+
+			its.it_value.tv_sec = a->opts.duration_ms / 1000;
+			its.it_value.tv_nsec = (a->opts.duration_ms % 1000) * 1000000L;
+			timerfd_settime(stopfd, 0, &its, NULL);
+			epoll_add(ep, stopfd, TAG_STOP);
+		}
+	}
+	if (start_dump(a) < 0) {
+		die_line("cannot dump the conntrack table: %s", strerror(errno));
+		ret = 1;
+		goto out;
+	}
+	if (a->opts.out == OUT_UI) {
+		model_view_build(&a->model, &a->view);
+		ui_draw(a);
+	}
+
+	while (!a->quit) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(ep, evs, 8, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			die_line("event loop failed: %s", strerror(errno));
+			ret = 1;
+			break;
+		}
+		for (int i = 0; i < n && !a->quit; i++) {
+			switch (evs[i].data.u32) {
+			case TAG_EVENTS: {
+				int r = ct_events_read(a->ct, EV_BUDGET);
+
+				if (r < 0 && r != -EAGAIN)
+					snprintf(a->warning, sizeof(a->warning),
+						 "conntrack events: %s", strerror(-r));
+				if (ct_events_overran(a->ct)) {
+					/* Lost events: the only truth left is a fresh dump. */
+					a->model.resyncs++;
+					a->model.resync_pending = true;
+					start_dump(a);
+				}
+				model_flush(&a->model);
+				break;
+			}
+			case TAG_DUMP: {
+				int r = ct_dump_step(a->ct, DUMP_BUDGET);
+
+				if (r == 0)
+					break;
+				if (r < 0)
+					snprintf(a->warning, sizeof(a->warning),
+						 "conntrack dump failed: %s", strerror(-r));
+				model_dump_end(&a->model);
+				model_flush(&a->model);
+				dumps++;
+				if (a->tracking != TRACKING_ABSENT)
+					a->tracking = ft_count(a->model.ft) ? TRACKING_ACTIVE :
+					   a->tracking == TRACKING_ACTIVE ? TRACKING_ACTIVE :
+									  TRACKING_INACTIVE;
+				if (a->model.resync_pending) {
+					/* An overrun during this dump: it may have missed some too. */
+					a->model.resync_pending = false;
+				}
+				if (after_dump(a, dumps))
+					a->quit = true;
+				break;
+			}
+			case TAG_TIMER: {
+				__u64 exp;
+
+				if (read(tfd, &exp, sizeof(exp)) < 0) {
+					/* spurious wake-up */
+				}
+				model_expire(&a->model);
+				start_dump(a);
+				break;
+			}
+			case TAG_SIGNAL: {
+				struct signalfd_siginfo si;
+
+				while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGWINCH) {
+						if (a->opts.out == OUT_UI) {
+							ui_resize(a);
+							ui_draw(a);
+						}
+					} else {
+						a->quit = true;
+					}
+				}
+				break;
+			}
+			case TAG_STDIN:
+				ui_input(a);
+				if (!a->quit && ui_view_dirty()) {
+					model_view_build(&a->model, &a->view);
+					ui_draw(a);
+				} else if (!a->quit) {
+					ui_draw(a);
+				}
+				break;
+			case TAG_ATTR:
+				a->model.attr->on_readable(a->model.attr);
+				break;
+			case TAG_STOP:
+				a->quit = true;
+				break;
+			}
+		}
+		if (ferror(stdout) && a->opts.out != OUT_UI) {
+			/* stdout went away (closed pipe): nothing more to say to anyone */
+			ret = 1;
+			break;
+		}
+	}
+out:
+	if (stopfd >= 0)
+		close(stopfd);
+	if (tfd >= 0)
+		close(tfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (ep >= 0)
+		close(ep);
+	return ret;
+}
+
+static int probe_report(const struct app *a)
+{
+	printf("flowtop %s attribution probe\n", FLOWTOP_VERSION);
+	printf("  ebpf: not available: this build has no eBPF programs\n");
+	printf("  fallback: sock_diag + /proc (attr=\"sockdiag\")\n");
+	printf("mode: conntrack\n");
+	(void)a;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char err[256] = "", nspath[PATH_MAX] = "", local_conf[PATH_MAX];
+	const char *dirs[4];
+	struct sysctl_result sr;
+	struct attr_backend *attr;
+	int ret = 0, r;
+
+	setlocale(LC_ALL, "");
+	r = opts_parse(argc, argv, &app.opts, err, sizeof(err));
+	if (r > 0)
+		return 0;
+	if (r < 0) {
+		die_line("%s", err);
+		return 2;
+	}
+	app.view.show = app.opts.show;
+	app.view.sort = app.opts.sort;
+	app.view.reverse = app.opts.reverse;
+	snprintf(app.view.filter, sizeof(app.view.filter), "%s", app.opts.filter);
+	app.mode = "conntrack";
+
+	if (app.opts.probe)
+		return probe_report(&app);
+	if (app.opts.mode == RUN_EBPF) {
+		die_line("%s", "--mode=ebpf: eBPF attribution is not available in this build; "
+			       "use --mode=conntrack or auto");
+		return 1;
+	}
+	if (!have_cap(CAP_NET_ADMIN)) {
+		die_line("%s", "needs CAP_NET_ADMIN to read the conntrack table and change "
+			       "nf_conntrack_acct (run it as root, e.g. with sudo)");
+		return 1;
+	}
+	if (app.opts.out == OUT_UI && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		die_line("%s", "the interactive view needs a terminal; use --batch or --json "
+			       "for output to a pipe or file");
+		return 2;
+	}
+	install_crash_handlers();
+	sysctl_recover();
+
+	if (app.opts.netns) {
+		r = enter_netns(app.opts.netns, nspath, sizeof(nspath));
+		if (r < 0) {
+			fprintf(stderr, "flowtop: cannot enter network namespace '%s' (%s): %s\n",
+				app.opts.netns, nspath, strerror(-r));
+			return 1;
+		}
+		snprintf(app.netns_label, sizeof(app.netns_label), "%s", app.opts.netns);
+	} else {
+		snprintf(app.netns_label, sizeof(app.netns_label), "host");
+	}
+
+	if (!conntrack_present()) {
+		app.tracking = TRACKING_ABSENT;
+		snprintf(app.warning, sizeof(app.warning),
+			 "this kernel has no connection tracking (nf_conntrack not available)");
+		if (app.opts.out != OUT_UI)
+			fprintf(stderr, "flowtop: warning: %s\n", app.warning);
+	} else {
+		r = sysctl_setup(netns_inode(), app.opts.netns ? nspath : "", !app.opts.no_sysctl,
+				 &sr, app.warning, sizeof(app.warning));
+		app.acct_on = sr.acct_on;
+		app.tstamp_on = sr.tstamp_on;
+		if (r < 0 && app.opts.out != OUT_UI)
+			fprintf(stderr, "flowtop: warning: %s\n", app.warning);
+		atexit(sysctl_restore);
+	}
+
+	conf_dirs(dirs, local_conf, sizeof(local_conf));
+	services_load(dirs, services_warn);
+
+	if (model_init(&app.model, netns_inode()) < 0) {
+		die_line("%s", "out of memory");
+		ret = 1;
+		goto out;
+	}
+	app.model.on_event = on_event;
+	app.model.event_ctx = &app;
+	if (app.opts.out == OUT_JSON_EVENTS)
+		app.model.linger_ns = 2000000000ULL;
+	app.start_mono_ns = model_clock();
+
+	snprintf(app.mode_why, sizeof(app.mode_why), "%s",
+		 app.opts.mode == RUN_CONNTRACK ? "forced by --mode=conntrack" :
+						  "ebpf: not in this build");
+	attr = attr_sockdiag_backend();
+	if (attr && attr->init(attr, &app.model, err, sizeof(err)) == 0) {
+		app.model.attr = attr;
+		snprintf(app.attr_name, sizeof(app.attr_name), "%s", attr->name);
+	} else {
+		snprintf(app.warning, sizeof(app.warning), "no process attribution: %s", err);
+		if (app.opts.out != OUT_UI)
+			fprintf(stderr, "flowtop: warning: %s\n", app.warning);
+	}
+
+	app.ct = ct_open(on_ct, &app, app.opts.rcvbuf, err, sizeof(err));
+	if (!app.ct) {
+		die_line("%s", err);
+		ret = 1;
+		goto out;
+	}
+
+	if (app.opts.out == OUT_UI) {
+		if (tcgetattr(STDIN_FILENO, &saved_tty) == 0)
+			tty_saved = true;
+		if (ui_init(&app, err, sizeof(err)) < 0) {
+			die_line("%s", err);
+			ret = 1;
+			goto out;
+		}
+		ui_active = 1;
+	}
+	ret = run_loop(&app);
+	if (app.opts.out == OUT_JSON_EVENTS) {
+		model_flush(&app.model);
+		json_summary(stdout, &app);
+	}
+out:
+	if (ui_active) {
+		ui_fini();
+		ui_active = 0;
+	}
+	if (app.model.attr && app.model.attr->done)
+		app.model.attr->done(app.model.attr);
+	ct_close(app.ct);
+	model_fini(&app.model);
+	services_free();
+	cgroup_free();
+	sysctl_restore();
+	if (fflush(stdout) != 0 && ret == 0 && app.opts.out != OUT_UI)
+		ret = 1;
+	return ret;
+}

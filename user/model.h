@@ -1,0 +1,134 @@
+/* model.h - the model: flow table, mark-and-sweep reconciliation, rates, aggregates, views. */
+#ifndef FLOWTOP_MODEL_H
+#define FLOWTOP_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ct.h"
+#include "flow.h"
+#include "flow_table.h"
+
+struct attr_backend;
+struct model_evq;
+
+/* Which flows are shown (the original's -4 -6 -T -U -D -I -S). */
+enum show_mask {
+	SHOW_IPV4 = 1 << 0,
+	SHOW_IPV6 = 1 << 1,
+	SHOW_TCP = 1 << 2,
+	SHOW_UDP = 1 << 3,	/* UDP and UDP-Lite */
+	SHOW_DCCP = 1 << 4,
+	SHOW_ICMP = 1 << 5,	/* ICMP and ICMPv6 */
+	SHOW_SCTP = 1 << 6,
+	SHOW_OTHER = 1 << 7,	/* every other protocol */
+	SHOW_FAMILIES = SHOW_IPV4 | SHOW_IPV6,
+	SHOW_PROTOS = SHOW_TCP | SHOW_UDP | SHOW_DCCP | SHOW_ICMP | SHOW_SCTP | SHOW_OTHER,
+};
+
+enum sort_key {
+	SORT_RATE = 0,		/* orig + reply rate */
+	SORT_BYTES,
+	SORT_AGE,
+	SORT_PROCESS,
+	SORT_DEST,
+	SORT_PROTO,
+	SORT_MAX,
+};
+
+struct view_opts {
+	unsigned int show;		/* enum show_mask */
+	enum sort_key sort;
+	bool reverse;
+	bool hide_gone;			/* drop dimmed closed flows from the view */
+	char filter[128];		/* "/" filter: process, address or port substring */
+};
+
+/* Per-process aggregate (Processes tab). */
+struct proc_agg {
+	__u32 pid;
+	__u32 flows;
+	__u64 cgroup_id;
+	__u64 orig_bytes;
+	__u64 reply_bytes;
+	double rate_orig;
+	double rate_reply;
+	char comm[FLOW_COMM_LEN];
+};
+
+/* Per-protocol aggregate. */
+struct proto_agg {
+	__u32 flows;
+	__u64 bytes;
+};
+
+/* Lifecycle event sink (used by --json --events). */
+typedef void (*model_event_cb)(void *ctx, const char *type, const struct flow *f);
+
+struct model {
+	struct flow_table *ft;
+	__u32 netns;			/* inode of the watched netns */
+	__u32 gen;			/* current dump generation */
+	bool dumping;
+	bool first_dump_done;
+	bool resync_pending;		/* the running dump recovers from an overrun */
+	__u64 now_ns;			/* CLOCK_MONOTONIC at the last tick */
+	__u64 linger_ns;		/* how long closed flows stay visible */
+
+	/* counters for the header and the JSON summary */
+	unsigned long long events_lost;	/* overruns seen (each triggers a resync) */
+	unsigned long long resyncs;
+	unsigned long long swept;	/* flows removed by mark and sweep */
+	unsigned long long created;
+	unsigned long long destroyed;
+
+	struct attr_backend *attr;	/* active attribution backend, may be NULL */
+
+	model_event_cb on_event;
+	void *event_ctx;
+	/* lifecycle events wait here until attribution has had its chance */
+	struct model_evq *evq;
+	size_t nevq;
+	size_t evq_cap;
+
+	/* view: rebuilt by model_view_build() */
+	struct flow **rows;
+	size_t nrows;
+	size_t rows_cap;
+	struct proc_agg *procs;
+	size_t nprocs;
+	size_t procs_cap;
+	struct proto_agg protos[256];
+	double total_rate_orig;
+	double total_rate_reply;
+};
+
+int model_init(struct model *m, __u32 netns);
+void model_fini(struct model *m);
+
+/* Apply one conntrack message (event or dump entry). */
+void model_apply(struct model *m, const struct ct_msg *msg);
+/* Mark and sweep around a full dump. */
+void model_dump_begin(struct model *m);
+void model_dump_end(struct model *m);
+/*
+ * End of a batch of messages: let the attribution backend resolve what is
+ * pending, then hand queued lifecycle events to on_event.
+ */
+void model_flush(struct model *m);
+/* Drop closed flows whose linger time is over. */
+void model_expire(struct model *m);
+/* Monotonic clock in ns. */
+__u64 model_clock(void);
+
+/* Does f pass the protocol/family mask and text filter? */
+bool model_match(const struct model *m, const struct flow *f, const struct view_opts *vo);
+/* Rebuild rows (filtered, sorted) and per-process aggregates. */
+void model_view_build(struct model *m, const struct view_opts *vo);
+/* Age in seconds (from conntrack's timestamp when known, else from first sight). */
+double flow_age(const struct model *m, const struct flow *f, bool *exact);
+
+/* Does the flow's original direction start on this host? (by attribution) */
+bool flow_is_local(const struct flow *f);
+
+#endif
