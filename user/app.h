@@ -31,6 +31,7 @@ struct app {
 	bool tstamp_on;
 	enum tracking_state tracking;
 	__u64 start_mono_ns;
+	bool resync_next;		/* re-dump once the running dump ends */
 	bool quit;
 };
 

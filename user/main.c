@@ -329,8 +329,12 @@ static int run_loop(struct app *a)
 				if (ct_events_overran(a->ct)) {
 					/* Lost events: the only truth left is a fresh dump. */
 					a->model.resyncs++;
+					a->model.overruns++;
+					if (ct_dump_running(a->ct))
+						a->resync_next = true;	/* this dump may predate the loss */
+					else
+						start_dump(a);
 					a->model.resync_pending = true;
-					start_dump(a);
 				}
 				model_flush(&a->model);
 				break;
@@ -350,9 +354,10 @@ static int run_loop(struct app *a)
 					a->tracking = ft_count(a->model.ft) ? TRACKING_ACTIVE :
 					   a->tracking == TRACKING_ACTIVE ? TRACKING_ACTIVE :
 									  TRACKING_INACTIVE;
-				if (a->model.resync_pending) {
-					/* An overrun during this dump: it may have missed some too. */
-					a->model.resync_pending = false;
+				if (a->resync_next) {
+					a->resync_next = false;
+					start_dump(a);
+					a->model.resync_pending = true;
 				}
 				if (after_dump(a, dumps))
 					a->quit = true;

@@ -187,6 +187,9 @@ void model_apply(struct model *m, const struct ct_msg *msg)
 			f = add_flow(m, msg);
 			if (f && m->first_dump_done)
 				queue_event(m, f, CT_MSG_NEW);
+			/* A flow only a re-dump after an overrun found: its NEW was lost. */
+			if (f && m->resync_pending)
+				m->events_lost++;
 		} else {
 			merge(m, f, msg);
 		}
@@ -243,9 +246,12 @@ void model_dump_end(struct model *m)
 			continue;
 		/* Not in the table any more and no DESTROY reached us. */
 		m->swept++;
+		if (m->resync_pending && !(f->flags & FLOW_F_PREEXIST))
+			m->events_lost++;
 		mark_gone(m, f, true);
 	}
 	m->first_dump_done = true;
+	m->resync_pending = false;
 }
 
 void model_flush(struct model *m)

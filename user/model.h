@@ -76,7 +76,8 @@ struct model {
 	__u64 linger_ns;		/* how long closed flows stay visible */
 
 	/* counters for the header and the JSON summary */
-	unsigned long long events_lost;	/* overruns seen (each triggers a resync) */
+	unsigned long long events_lost;	/* events a re-dump found missing after an overrun */
+	unsigned long long overruns;	/* times the kernel dropped events (ENOBUFS) */
 	unsigned long long resyncs;
 	unsigned long long swept;	/* flows removed by mark and sweep */
 	unsigned long long created;

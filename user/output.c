@@ -233,10 +233,10 @@ void json_summary(FILE *out, const struct app *a)
 	json_key_str(out, "mode_reason", a->mode_why[0] ? a->mode_why : NULL);
 	json_key_str(out, "attr", a->attr_name[0] ? a->attr_name : NULL);
 	fprintf(out,
-		",\"events_lost\":%llu,\"resyncs\":%llu,\"events\":%llu,\"dumps\":%llu,"
+		",\"events_lost\":%llu,\"overruns\":%llu,\"resyncs\":%llu,\"events\":%llu,\"dumps\":%llu,"
 		"\"netns\":%u,\"acct\":%s,\"timestamp\":%s,\"tracking\":\"%s\","
 		"\"created\":%llu,\"destroyed\":%llu,\"swept\":%llu,\"table_bytes\":%zu",
-		a->model.events_lost, a->model.resyncs, cs ? cs->events : 0ULL,
+		a->model.events_lost, a->model.overruns, a->model.resyncs, cs ? cs->events : 0ULL,
 		cs ? cs->dumps : 0ULL, a->model.netns, a->acct_on ? "true" : "false",
 		a->tstamp_on ? "true" : "false", tracking_word(a->tracking), a->model.created,
 		a->model.destroyed, a->model.swept, ft_memory(a->model.ft));
