@@ -326,11 +326,20 @@ static bool text_match(const struct flow *f, const char *flt)
 		return f->owner.pid && (unsigned long)f->owner.pid == strtoul(flt + 4, NULL, 10);
 	if (f->owner.comm[0] && strcasestr(f->owner.comm, flt))
 		return true;
+	/* Addresses hold only hex digits, '.' and ':': other text cannot match one. */
+	if (flt[strspn(flt, "0123456789abcdefABCDEF.:")])
+		goto not_addr;
 	if (strstr(fmt_addr(buf, sizeof(buf), f->orig.family, f->orig.src), flt) ||
-	    strstr(fmt_addr(buf, sizeof(buf), f->orig.family, f->orig.dst), flt) ||
-	    strstr(fmt_addr(buf, sizeof(buf), f->reply.family, f->reply.src), flt) ||
+	    strstr(fmt_addr(buf, sizeof(buf), f->orig.family, f->orig.dst), flt))
+		return true;
+	/* NAT: the translated addresses count too */
+	if (memcmp(f->reply.src, f->orig.dst, 16) &&
+	    strstr(fmt_addr(buf, sizeof(buf), f->reply.family, f->reply.src), flt))
+		return true;
+	if (memcmp(f->reply.dst, f->orig.src, 16) &&
 	    strstr(fmt_addr(buf, sizeof(buf), f->reply.family, f->reply.dst), flt))
 		return true;
+not_addr:
 	if (f->orig.proto != IPPROTO_ICMP && f->orig.proto != IPPROTO_ICMPV6) {
 		snprintf(buf, sizeof(buf), "%u", f->orig.sport);
 		if (!strcmp(buf, flt))
@@ -419,6 +428,141 @@ static int cmp_rows(const void *pa, const void *pb)
 	if (!c)
 		c = cmp_num(a->id, b->id);
 	return c * cmp_dir;
+}
+
+struct sort_ent {
+	__u64 key;
+	struct flow *f;
+};
+
+/* Radix-sortable key: ascending key order is the default display order. */
+static __u64 sort_key_of(const struct model *m, const struct flow *f, enum sort_key k)
+{
+	double v;
+
+	switch (k) {
+	case SORT_RATE:
+		v = flow_rate(f) * 1000.0;	/* milli-bytes/s keeps small rates apart */
+		return ~(v >= 1.8e19 ? ~0ULL : (__u64)v);
+	case SORT_BYTES:
+		return ~(f->orig_bytes + f->reply_bytes);
+	case SORT_AGE:
+		/* oldest first: by kernel start time when known, else by first sight */
+		if (f->flags & FLOW_F_TSTAMP) {
+			__u64 mono_start = m->now_ns - (__u64)(flow_age(m, f, NULL) * 1e9);
+
+			return mono_start;
+		}
+		return f->seen_ns;
+	case SORT_PROTO:
+	default:
+		return (__u64)f->orig.proto << 56 | (__u64)f->state << 48 |
+		       (~f->seen_ns & 0xffffffffffffULL);
+	}
+}
+
+/* Stable LSD radix sort, 16 bits a pass; passes over all-equal digits are skipped. */
+static int radix_sort(struct sort_ent *a, size_t n)
+{
+	struct sort_ent *tmp = malloc(n * sizeof(*tmp));
+	static size_t count[65536];
+
+	if (!tmp)
+		return -ENOMEM;
+	for (int shift = 0; shift < 64; shift += 16) {
+		size_t sum = 0;
+		bool all_same = true;
+		__u64 first = n ? (a[0].key >> shift) & 0xffff : 0;
+
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++) {
+			__u64 d = (a[i].key >> shift) & 0xffff;
+
+			count[d]++;
+			all_same &= d == first;
+		}
+		if (all_same)
+			continue;
+		for (size_t d = 0; d < 65536; d++) {
+			size_t c = count[d];
+
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(a[i].key >> shift) & 0xffff]++] = a[i];
+		memcpy(a, tmp, n * sizeof(*a));
+	}
+	free(tmp);
+	return 0;
+}
+
+static __u64 be64_word(const __u8 *p, size_t n)
+{
+	__u64 v = 0;
+
+	for (size_t i = 0; i < 8; i++)
+		v = v << 8 | (i < n ? p[i] : 0);
+	return v;
+}
+
+/*
+ * Word w (0 = most significant) of a multi-word key, for keys that do not fit
+ * 64 bits: process (comm, then pid; unattributed last) and destination
+ * (family, address, port).
+ */
+static __u64 sort_word(const struct model *m, const struct flow *f, enum sort_key k, int w)
+{
+	switch (k) {
+	case SORT_PROCESS:
+		if (!f->owner.pid)
+			return ~0ULL;
+		if (w == 0)
+			return be64_word((const __u8 *)f->owner.comm, 8);
+		if (w == 1)
+			return be64_word((const __u8 *)f->owner.comm + 8, 8);
+		return f->owner.pid;
+	case SORT_DEST:
+		if (w == 0)
+			return (__u64)f->orig.family << 56;
+		if (w == 1)
+			return be64_word(f->orig.dst, 8);
+		if (w == 2)
+			return be64_word(f->orig.dst + 8, 8);
+		return f->orig.dport;
+	default:
+		return w == 0 ? sort_key_of(m, f, k) : 0;
+	}
+}
+
+static bool sort_rows_radix(struct model *m, const struct view_opts *vo)
+{
+	int words = vo->sort == SORT_PROCESS ? 3 : vo->sort == SORT_DEST ? 4 : 1;
+	struct sort_ent *e;
+
+	if (m->nrows < 2)
+		return true;
+	e = malloc(m->nrows * sizeof(*e));
+	if (!e)
+		return false;
+	for (size_t i = 0; i < m->nrows; i++)
+		e[i].f = m->rows[i];
+	/* Least significant word first; each pass is stable. */
+	for (int w = words - 1; w >= 0; w--) {
+		for (size_t i = 0; i < m->nrows; i++) {
+			e[i].key = sort_word(m, e[i].f, vo->sort, w);
+			if (vo->reverse)
+				e[i].key = ~e[i].key;
+		}
+		if (radix_sort(e, m->nrows) < 0) {
+			free(e);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < m->nrows; i++)
+		m->rows[i] = e[i].f;
+	free(e);
+	return true;
 }
 
 static struct proc_agg *proc_slot(struct model *m, __u32 *index, size_t cap, const struct flow *f)
@@ -533,6 +677,7 @@ void model_view_build(struct model *m, const struct view_opts *vo)
 	cmp_key = vo->sort;
 	cmp_dir = vo->reverse ? -1 : 1;
 	cmp_model = m;
-	qsort(m->rows, m->nrows, sizeof(*m->rows), cmp_rows);
+	if (!sort_rows_radix(m, vo))
+		qsort(m->rows, m->nrows, sizeof(*m->rows), cmp_rows);
 	qsort(m->procs, m->nprocs, sizeof(*m->procs), cmp_procs);
 }
