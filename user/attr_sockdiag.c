@@ -29,7 +29,12 @@
 #define SDA_EXACT_MAX 64		/* fewer flows: exact per-flow lookups; more: one dump */
 #define SDA_TICK_MAX 4096		/* flows resolved per tick; the rest wait for the next */
 #define SDA_QUEUE_MAX (1u << 20)
-#define SDA_TRIES 3			/* ticks a flow may wait for a rate-limited /proc scan */
+/*
+ * How long a flow whose socket is known may wait for a rate-limited /proc
+ * scan. By time, not by ticks: ticks come with every event batch, many
+ * within one rate-limit window.
+ */
+#define SDA_WAIT_NS 1500000000ULL
 #define SDA_LOCAL_NS 1000000000ULL	/* host addresses are re-read at most once a second */
 
 /* A queued flow: by id, since the flow may be removed before the next tick. */
@@ -39,7 +44,7 @@ struct sda_item {
 	__u32 id;
 	__u32 inode;		/* socket found (inode != 0): only the process is missing */
 	__u32 uid;
-	__u8 tries;
+	__u64 deadline_ns;	/* give up waiting for /proc after this (0 = not waiting yet) */
 };
 
 struct sda {
@@ -316,8 +321,14 @@ static void sda_resolve(struct sda *a, struct flow *f, struct sda_item *it)
 	int err;
 
 	err = procmap_lookup(a->pm, it->inode, &pi);
-	if (err == -EAGAIN && ++it->tries < SDA_TRIES && !sda_push(a, it))
-		return;
+	if (err == -EAGAIN) {
+		__u64 now = model_clock();
+
+		if (!it->deadline_ns)
+			it->deadline_ns = now + SDA_WAIT_NS;
+		if (now < it->deadline_ns && !sda_push(a, it))
+			return;
+	}
 
 	memset(o, 0, sizeof(*o));
 	o->source = FLOW_ATTR_SOCKDIAG;

@@ -349,6 +349,9 @@ static int run_loop(struct app *a)
 						 "conntrack dump failed: %s", strerror(-r));
 				model_dump_end(&a->model);
 				model_flush(&a->model);
+				/* Expire here, right before the rows are rebuilt: the view never
+				 * holds a flow that was removed. */
+				model_expire(&a->model);
 				dumps++;
 				if (a->tracking != TRACKING_ABSENT)
 					a->tracking = ft_count(a->model.ft) ? TRACKING_ACTIVE :
@@ -369,7 +372,6 @@ static int run_loop(struct app *a)
 				if (read(tfd, &exp, sizeof(exp)) < 0) {
 					/* spurious wake-up */
 				}
-				model_expire(&a->model);
 				start_dump(a);
 				break;
 			}

@@ -322,8 +322,8 @@ static bool text_match(const struct flow *f, const char *flt)
 	char buf[FMT_ADDR_LEN + 8];
 	const char *s;
 
-	if (!strncmp(flt, "pid:", 4))
-		return f->owner.pid && (unsigned long)f->owner.pid == strtoul(flt + 4, NULL, 10);
+	if (!strncmp(flt, "pid:", 4))	/* pid:0 = the unattributed flows */
+		return (unsigned long)f->owner.pid == strtoul(flt + 4, NULL, 10);
 	if (f->owner.comm[0] && strcasestr(f->owner.comm, flt))
 		return true;
 	/* Addresses hold only hex digits, '.' and ':': other text cannot match one. */
