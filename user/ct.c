@@ -256,6 +256,7 @@ int ct_parse(const struct nlmsghdr *nlh, size_t len, struct ct_msg *out)
 	const struct nlattr *a;
 	const struct nfgenmsg *nfg;
 	unsigned int type;
+	const char *end;
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -279,7 +280,15 @@ int ct_parse(const struct nlmsghdr *nlh, size_t len, struct ct_msg *out)
 	out->f.orig.family = nfg->nfgen_family;
 	out->f.owner.uid = (__u32)-1;
 
-	mnl_attr_for_each(a, nlh, sizeof(*nfg)) {
+	/*
+	 * Walk to nlmsg_len exactly, not to its aligned end as mnl_attr_for_each
+	 * does: a message whose length is not a multiple of 4 must not let the
+	 * last attribute reach past the buffer.
+	 */
+	end = (const char *)nlh + nlh->nlmsg_len;
+	for (a = (const struct nlattr *)((const char *)mnl_nlmsg_get_payload(nlh) +
+					 MNL_ALIGN(sizeof(*nfg)));
+	     mnl_attr_ok(a, (int)(end - (const char *)a)); a = mnl_attr_next(a)) {
 		switch (mnl_attr_get_type(a)) {
 		case CTA_TUPLE_ORIG:
 			err = parse_tuple(a, &out->f.orig, out);
