@@ -14,11 +14,15 @@ BUILD := build
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKG_CONFIG ?= pkg-config
-PKGS := libmnl ncursesw
+PKGS := libmnl ncursesw libbpf
+CLANG ?= clang
+BPFTOOL ?= bpftool
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' \
+	-e 's/riscv64/riscv/' -e 's/s390x/s390/')
 
 # Truncating snprintf is used on purpose (fixed-width screen cells).
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
-CPPFLAGS += -Iinclude -Iuser -D_GNU_SOURCE \
+CPPFLAGS += -Iinclude -Iuser -I$(BUILD) -D_GNU_SOURCE \
 	-DFLOWTOP_DATADIR='"$(DATADIR)"' -DFLOWTOP_SYSCONFDIR='"$(SYSCONFDIR)/flowtop"'
 DEPFLAGS = -MMD -MP
 
@@ -31,6 +35,8 @@ endif
 SRCS := $(wildcard user/*.c)
 OBJS := $(SRCS:user/%.c=$(BUILD)/user/%.o)
 LIBOBJS := $(filter-out $(BUILD)/user/main.o,$(OBJS))
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+SKELS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -47,8 +53,24 @@ $(BUILD)/.deps-ok: tools/deps.sh
 
 deps: $(BUILD)/.deps-ok
 
-LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lmnl -lncursesw -ltinfo)
+LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lmnl -lncursesw -ltinfo -lbpf)
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+
+# BPF: CO-RE objects against the committed vmlinux.h, skeletons embedded in the binary.
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c vmlinux/vmlinux.h | $(BUILD)/.deps-ok
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Ivmlinux -Iinclude -Ibpf \
+		-Wall -Werror -MMD -MP -c $< -o $(@:.o=.tmp.o)
+	$(Q)$(BPFTOOL) gen object $@ $(@:.o=.tmp.o)
+	@rm -f $(@:.o=.tmp.o)
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# Objects that include a skeleton wait for it.
+$(BUILD)/user/attr_ebpf.o: $(BUILD)/attr.skel.h
 
 $(BUILD)/user/%.o: user/%.c | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)
@@ -98,4 +120,4 @@ uninstall:
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(UNIT_BINS:=.d)
+-include $(OBJS:.o=.d) $(UNIT_BINS:=.d) $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.d)

@@ -25,6 +25,7 @@ struct app {
 	const char *mode;		/* "ebpf" or "conntrack" */
 	char mode_why[192];		/* why the better mode is not active, or "" */
 	char attr_name[32];		/* attribution backend in use */
+	char probes[128];		/* eBPF: the rung chosen per hook */
 	char netns_label[64];		/* "host" or the --netns argument */
 	char warning[192];		/* latest warning for the status line */
 	bool acct_on;			/* nf_conntrack_acct is 1 now */

@@ -20,6 +20,7 @@
 
 #include "app.h"
 #include "attr.h"
+#include "attr_ebpf.h"
 #include "cgroup.h"
 #include "output.h"
 #include "services.h"
@@ -56,6 +57,23 @@ static void crash_handler(int sig)
 	}
 	signal(sig, SIG_DFL);
 	raise(sig);
+}
+
+/*
+ * From the first moment: INT/TERM/HUP/WINCH wait, blocked, for the event
+ * loop's signalfd; a SIGTERM during start-up (probing and loading BPF takes
+ * a while) is then still an orderly exit that restores everything.
+ */
+static void block_signals(void)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 }
 
 static void install_crash_handlers(void)
@@ -264,12 +282,12 @@ static int run_loop(struct app *a)
 	unsigned long dumps = 0;
 	sigset_t mask;
 
+	/* blocked since start-up (block_signals), so none was lost while we loaded */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGWINCH);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -427,11 +445,68 @@ out:
 
 static int probe_report(const struct app *a)
 {
-	printf("flowtop %s attribution probe\n", FLOWTOP_VERSION);
-	printf("  ebpf: not available: this build has no eBPF programs\n");
-	printf("  fallback: sock_diag + /proc (attr=\"sockdiag\")\n");
-	printf("mode: conntrack\n");
-	(void)a;
+	struct attr_probe pr;
+	int r = attr_ebpf_probe(&pr, a->opts.rung_limit);
+
+	printf("flowtop %s attribution probe (kernel decides by loading real programs)\n",
+	       FLOWTOP_VERSION);
+	if (r < 0) {
+		printf("ebpf: not usable: %s\n", pr.why);
+		if (r != -EPERM && r != -ENOTSUP)
+			attr_ebpf_probe_print(stdout, &pr);
+		else if (pr.rung[HOOK_FLOW] == RUNG_NONE && pr.refused[HOOK_FLOW][RUNG_NETFILTER][0])
+			attr_ebpf_probe_print(stdout, &pr);
+		printf("mode: conntrack (attribution by sock_diag + /proc, attr=\"sockdiag\")\n");
+		return 0;
+	}
+	printf("ebpf: per hook, the rung chosen and why each better rung was refused:\n");
+	attr_ebpf_probe_print(stdout, &pr);
+	printf("mode: ebpf (attr=\"ebpf\"; flows older than flowtop: sock_diag)\n");
+	return 0;
+}
+
+/* Pick the attribution backend: eBPF when allowed and possible, else sock_diag. */
+static int choose_backend(struct app *a)
+{
+	char why[256] = "";
+	struct attr_backend *b;
+
+	if (a->opts.mode != RUN_CONNTRACK) {
+		attr_ebpf_configure(a->opts.ring_bytes, a->opts.rung_limit);
+		b = attr_ebpf_backend();
+		if (b->init(b, &a->model, why, sizeof(why)) == 0) {
+			const struct attr_probe *pr = attr_ebpf_probed();
+			size_t o = 0;
+
+			a->model.attr = b;
+			a->mode = "ebpf";
+			snprintf(a->attr_name, sizeof(a->attr_name), "ebpf");
+			for (int h = 0; h < HOOK_MAX; h++)
+				o += (size_t)snprintf(a->probes + o, sizeof(a->probes) - o, "%s%s:%s",
+						      h ? " " : "", attr_hook_name(h),
+						      attr_rung_name(pr->rung[h]));
+			snprintf(a->mode_why, sizeof(a->mode_why), "%s", a->probes);
+			return 0;
+		}
+		if (a->opts.mode == RUN_EBPF) {
+			fprintf(stderr, "flowtop: --mode=ebpf: eBPF attribution is not possible here: %s\n",
+				why);
+			return -1;
+		}
+		snprintf(a->mode_why, sizeof(a->mode_why), "ebpf: %s", why);
+	} else {
+		snprintf(a->mode_why, sizeof(a->mode_why), "forced by --mode=conntrack");
+	}
+	a->mode = "conntrack";
+	b = attr_sockdiag_backend();
+	if (b && b->init(b, &a->model, why, sizeof(why)) == 0) {
+		a->model.attr = b;
+		snprintf(a->attr_name, sizeof(a->attr_name), "%s", b->name);
+	} else {
+		snprintf(a->warning, sizeof(a->warning), "no process attribution: %s", why);
+		if (a->opts.out != OUT_UI)
+			fprintf(stderr, "flowtop: warning: %s\n", a->warning);
+	}
 	return 0;
 }
 
@@ -440,7 +515,6 @@ int main(int argc, char **argv)
 	char err[256] = "", nspath[PATH_MAX] = "", local_conf[PATH_MAX];
 	const char *dirs[4];
 	struct sysctl_result sr;
-	struct attr_backend *attr;
 	int ret = 0, r;
 
 	setlocale(LC_ALL, "");
@@ -457,24 +531,19 @@ int main(int argc, char **argv)
 	snprintf(app.view.filter, sizeof(app.view.filter), "%s", app.opts.filter);
 	app.mode = "conntrack";
 
-	if (app.opts.probe)
-		return probe_report(&app);
-	if (app.opts.mode == RUN_EBPF) {
-		die_line("%s", "--mode=ebpf: eBPF attribution is not available in this build; "
-			       "use --mode=conntrack or auto");
-		return 1;
-	}
 	if (!have_cap(CAP_NET_ADMIN)) {
 		die_line("%s", "needs CAP_NET_ADMIN to read the conntrack table and change "
 			       "nf_conntrack_acct (run it as root, e.g. with sudo)");
 		return 1;
 	}
-	if (app.opts.out == OUT_UI && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+	if (app.opts.out == OUT_UI && !app.opts.probe &&
+	    (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		die_line("%s", "the interactive view needs a terminal; use --batch or --json "
 			       "for output to a pipe or file");
 		return 2;
 	}
 	install_crash_handlers();
+	block_signals();
 	sysctl_recover();
 
 	if (app.opts.netns) {
@@ -488,6 +557,9 @@ int main(int argc, char **argv)
 	} else {
 		snprintf(app.netns_label, sizeof(app.netns_label), "host");
 	}
+
+	if (app.opts.probe)
+		return probe_report(&app);
 
 	if (!conntrack_present()) {
 		app.tracking = TRACKING_ABSENT;
@@ -519,17 +591,9 @@ int main(int argc, char **argv)
 		app.model.linger_ns = 2000000000ULL;
 	app.start_mono_ns = model_clock();
 
-	snprintf(app.mode_why, sizeof(app.mode_why), "%s",
-		 app.opts.mode == RUN_CONNTRACK ? "forced by --mode=conntrack" :
-						  "ebpf: not in this build");
-	attr = attr_sockdiag_backend();
-	if (attr && attr->init(attr, &app.model, err, sizeof(err)) == 0) {
-		app.model.attr = attr;
-		snprintf(app.attr_name, sizeof(app.attr_name), "%s", attr->name);
-	} else {
-		snprintf(app.warning, sizeof(app.warning), "no process attribution: %s", err);
-		if (app.opts.out != OUT_UI)
-			fprintf(stderr, "flowtop: warning: %s\n", app.warning);
+	if (choose_backend(&app) < 0) {
+		ret = 1;
+		goto out;
 	}
 
 	app.ct = ct_open(on_ct, &app, app.opts.rcvbuf, err, sizeof(err));

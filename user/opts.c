@@ -24,6 +24,8 @@ enum {
 	OPT_FILTER,
 	OPT_RCVBUF,
 	OPT_NO_SYSCTL,
+	OPT_RING,
+	OPT_RUNG,
 };
 
 static const struct option long_opts[] = {
@@ -56,6 +58,8 @@ static const struct option long_opts[] = {
 	{ "filter", required_argument, NULL, OPT_FILTER },
 	{ "rcvbuf", required_argument, NULL, OPT_RCVBUF },
 	{ "no-sysctl", no_argument, NULL, OPT_NO_SYSCTL },
+	{ "ring-size", required_argument, NULL, OPT_RING },
+	{ "rung-limit", required_argument, NULL, OPT_RUNG },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -108,6 +112,9 @@ void opts_usage(FILE *out)
 		"      --mode MODE       auto, ebpf or conntrack (default auto)\n"
 		"      --probe           print the attribution decision per hook and exit\n"
 		"      --rcvbuf BYTES    conntrack event socket buffer (default 8M, grows on loss)\n"
+		"      --ring-size BYTES eBPF ring buffer size (power of two, default 8M)\n"
+		"      --rung-limit RUNG use no probe rung better than RUNG (fentry, kprobe,\n"
+		"                        tp_btf, raw_tp, cgroup, netfilter); for testing\n"
 		"      --no-sysctl       leave nf_conntrack_acct and nf_conntrack_timestamp alone\n"
 		"\n"
 		"  -u, --update          explain how to get GeoIP databases\n"
@@ -262,6 +269,32 @@ int opts_parse(int argc, char **argv, struct opts *o, char *err, size_t errlen)
 			o->rcvbuf = (unsigned int)l;
 			break;
 		case OPT_NO_SYSCTL: o->no_sysctl = true; break;
+		case OPT_RING:
+			if (parse_long(optarg, 4096, 1L << 30, &l) < 0 || (l & (l - 1))) {
+				snprintf(err, errlen,
+					 "invalid --ring-size '%s': give a power of two between 4096 "
+					 "and 1073741824", optarg);
+				return -1;
+			}
+			o->ring_bytes = (unsigned int)l;
+			break;
+		case OPT_RUNG: {
+			static const char *const rungs[] = { "fentry", "kprobe", "tp_btf", "raw_tp",
+							     "cgroup", "netfilter" };
+			int k;
+
+			for (k = 0; k < 6; k++)
+				if (!strcmp(optarg, rungs[k]))
+					break;
+			if (k == 6) {
+				snprintf(err, errlen,
+					 "invalid --rung-limit '%s': use fentry, kprobe, tp_btf, raw_tp, "
+					 "cgroup or netfilter", optarg);
+				return -1;
+			}
+			o->rung_limit = k + 1;	/* enum attr_rung: RUNG_FENTRY = 1 ... */
+			break;
+		}
 		case ':':
 			snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
 			return -1;

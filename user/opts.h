@@ -35,6 +35,8 @@ struct opts {
 	enum out_mode out;
 	enum run_mode mode;
 	unsigned int rcvbuf;		/* event socket buffer, bytes */
+	unsigned int ring_bytes;	/* eBPF ring buffer, bytes (0 = default) */
+	int rung_limit;			/* eBPF: no rung better than this (enum attr_rung) */
 	const char *netns;		/* NAME or PATH */
 	enum sort_key sort;
 	bool reverse;

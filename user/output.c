@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "attr_ebpf.h"
 #include "cgroup.h"
 #include "fmt.h"
 #include "output.h"
@@ -228,8 +229,23 @@ void json_summary(FILE *out, const struct app *a)
 		if (f && !(f->flags & FLOW_F_GONE) && model_match(&a->model, f, &a->view))
 			live++;
 	}
-	fprintf(out, "{\"type\":\"summary\",\"flows\":%zu,\"mode\":\"%s\",\"probes\":{}", live,
+	fprintf(out, "{\"type\":\"summary\",\"flows\":%zu,\"mode\":\"%s\",\"probes\":{", live,
 		a->mode);
+	if (!strcmp(a->mode, "ebpf")) {
+		const struct attr_probe *pr = attr_ebpf_probed();
+		struct attr_ebpf_stats st;
+
+		for (int h = 0; h < HOOK_MAX; h++)
+			fprintf(out, "%s\"%s\":\"%s\"", h ? "," : "", attr_hook_name(h),
+				attr_rung_name(pr->rung[h]));
+		attr_ebpf_stats(&st);
+		fprintf(out,
+			"},\"attr_lost\":%llu,\"attr_records\":%llu,\"attr_joined\":%llu,"
+			"\"attr_dropped\":%llu,\"attr_unmatched\":%llu",
+			st.lost, st.records, st.joined, st.records_dropped, st.flows_unmatched);
+	} else {
+		fputs("},\"attr_lost\":null", out);
+	}
 	json_key_str(out, "mode_reason", a->mode_why[0] ? a->mode_why : NULL);
 	json_key_str(out, "attr", a->attr_name[0] ? a->attr_name : NULL);
 	fprintf(out,

@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: GPL-2.0
+/* attr.bpf.c - who created each conntrack flow: owner records at flow creation, in the kernel. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
+
+#include "attr_event.h"
+#include "core_fixes.bpf.h"
+
+/* bpf_probe_read_kernel and the task helpers are GPL-only. */
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define NF_ACCEPT 1
+#define PF_KTHREAD 0x00200000
+#define TCP_LISTEN 10
+#define IPPROTO_ICMP 1
+#define IPPROTO_TCP 6
+#define IPPROTO_ICMPV6 58
+
+/* Which direction the netfilter program looks at is known from its hook. */
+#define HOOK_LOCAL_IN 1
+#define HOOK_LOCAL_OUT 3
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);	/* resized by user space before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ATTR_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Listening TCP sockets and bound sockets of other protocols: the owners of inbound flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct attr_port_key);
+	__type(value, struct attr_owner);
+} port_owner SEC(".maps");
+
+/* Socket cookie -> its port key, so that closing a bound socket frees its entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct attr_port_key);
+} bound_key SEC(".maps");
+
+/* Socket cookie -> the task that created the socket (for packets sent from kernel threads). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, struct attr_owner);
+} sock_owner SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	/* atomic: softirq work can interrupt a process-context run on the same CPU */
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+static __always_inline void owner_current(struct attr_owner *o, __u64 cookie)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+
+	o->tgid = id >> 32;
+	o->tid = (__u32)id;
+	o->uid = (__u32)bpf_get_current_uid_gid();
+	o->cgroup_id = bpf_get_current_cgroup_id();
+	o->cookie = cookie;
+	o->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+static __always_inline bool current_is_kthread(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+	return BPF_CORE_READ(t, flags) & PF_KTHREAD;
+}
+
+/* Original tuple of a conntrack entry, in the layout ctnetlink reports. */
+static __always_inline void ct_tuple(struct attr_event *e, const struct nf_conn *ct)
+{
+	const struct nf_conntrack_tuple *t = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+
+	e->family = BPF_CORE_READ(t, src.l3num);
+	e->proto = BPF_CORE_READ(t, dst.protonum);
+	if (e->family == AF_INET) {
+		bpf_probe_read_kernel(e->saddr, 4, &t->src.u3);
+		bpf_probe_read_kernel(e->daddr, 4, &t->dst.u3);
+	} else {
+		bpf_probe_read_kernel(e->saddr, 16, &t->src.u3);
+		bpf_probe_read_kernel(e->daddr, 16, &t->dst.u3);
+	}
+	if (e->proto == IPPROTO_ICMP || e->proto == IPPROTO_ICMPV6) {
+		e->sport = bpf_ntohs(BPF_CORE_READ(t, src.u.icmp.id));
+		e->dport = (__u16)BPF_CORE_READ(t, dst.u.icmp.type) << 8 |
+			   BPF_CORE_READ(t, dst.u.icmp.code);
+	} else {
+		e->sport = bpf_ntohs(BPF_CORE_READ(t, src.u.all));
+		e->dport = bpf_ntohs(BPF_CORE_READ(t, dst.u.all));
+	}
+}
+
+/*
+ * The owner of an inbound flow: whoever listens on or bound the local end,
+ * which is the reply tuple's source (also after DNAT). Exact address first,
+ * then the wildcard, then an IPv6 socket taking IPv4 (dual stack).
+ */
+static __always_inline bool port_lookup(const struct nf_conn *ct, __u32 netns,
+					struct attr_owner *out)
+{
+	const struct nf_conntrack_tuple *r = &ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	struct attr_port_key k = {};
+	struct attr_owner *o;
+
+	k.netns = netns;
+	k.family = BPF_CORE_READ(r, src.l3num);
+	k.proto = BPF_CORE_READ(r, dst.protonum);
+	k.port = bpf_ntohs(BPF_CORE_READ(r, src.u.all));
+	bpf_probe_read_kernel(k.addr, k.family == AF_INET ? 4 : 16, &r->src.u3);
+	o = bpf_map_lookup_elem(&port_owner, &k);
+	if (!o) {
+		__u8 v4[4];
+
+		__builtin_memcpy(v4, k.addr, 4);
+		__builtin_memset(k.addr, 0, 16);
+		o = bpf_map_lookup_elem(&port_owner, &k);
+		if (!o && k.family == AF_INET) {
+			k.family = AF_INET6;
+			o = bpf_map_lookup_elem(&port_owner, &k);
+			if (!o) {
+				k.addr[10] = 0xff;
+				k.addr[11] = 0xff;
+				__builtin_memcpy(&k.addr[12], v4, 4);
+				o = bpf_map_lookup_elem(&port_owner, &k);
+			}
+		}
+	}
+	if (!o)
+		return false;
+	*out = *o;
+	return true;
+}
+
+/*
+ * A conntrack entry this packet created (not yet confirmed). outbound: the
+ * packet leaves a local socket, sent by the current task in the socket call
+ * that made the flow (connect, sendmsg, ping); inbound: a local port owner.
+ */
+static __always_inline void on_new_ct(struct nf_conn *ct, struct sk_buff *skb, __u32 netns,
+				      bool outbound)
+{
+	struct attr_event *e;
+
+	count(ATTR_CNT_NEW);
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(ATTR_CNT_RB_FAIL);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->netns = netns;
+	ct_tuple(e, ct);
+	if (outbound) {
+		struct sock *sk = BPF_CORE_READ(skb, sk);
+		__u64 cookie = sk ? sk_cookie_of(sk) : 0;
+		struct attr_owner *so = cookie ? bpf_map_lookup_elem(&sock_owner, &cookie) : 0;
+
+		e->kind = ATTR_EV_OUT;
+		if (current_is_kthread() && so) {
+			e->owner = *so;
+			e->how = ATTR_HOW_SOCKET;
+		} else {
+			owner_current(&e->owner, cookie);
+			e->how = ATTR_HOW_TASK;
+		}
+	} else {
+		e->kind = ATTR_EV_IN;
+		e->how = ATTR_HOW_PORT;
+		if (!port_lookup(ct, netns, &e->owner)) {
+			count(ATTR_CNT_NO_OWNER);
+			bpf_ringbuf_discard(e, 0);
+			return;
+		}
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline struct nf_conn *skb_ct(struct sk_buff *skb)
+{
+	unsigned long nfct = BPF_CORE_READ(skb, _nfct);
+
+	/* the low bits hold ctinfo */
+	return (struct nf_conn *)(nfct & ~7UL);
+}
+
+static __always_inline bool ct_unconfirmed(struct nf_conn *ct)
+{
+	return ct && !(BPF_CORE_READ(ct, status) & IPS_CONFIRMED);
+}
+
+/* Rung "netfilter": one program on LOCAL_OUT and LOCAL_IN of both families, after conntrack. */
+SEC("netfilter")
+int ft_nf(struct bpf_nf_ctx *ctx)
+{
+	struct sk_buff *skb = ctx->skb;
+	struct nf_conn *ct = skb_ct(skb);
+
+	if (!ct_unconfirmed(ct))
+		return NF_ACCEPT;	/* every later packet of a flow ends here */
+	on_new_ct(ct, skb, ctx->state->net->ns.inum, ctx->state->hook == HOOK_LOCAL_OUT);
+	return NF_ACCEPT;
+}
+
+/*
+ * Rungs "fentry" and "kprobe": confirmation of a new entry, at the last hook a
+ * packet passes (POSTROUTING for sent packets, LOCAL_IN for received ones).
+ * A packet from a local socket carries it; a forwarded one does not.
+ */
+static __always_inline void on_confirm(struct sk_buff *skb)
+{
+	struct nf_conn *ct = skb_ct(skb);
+	struct sock *sk;
+
+	if (!ct_unconfirmed(ct))
+		return;
+	sk = BPF_CORE_READ(skb, sk);
+	on_new_ct(ct, skb, ct_netns_of(ct), sk != 0);
+}
+
+SEC("fentry/__nf_conntrack_confirm")
+int BPF_PROG(ft_confirm_fentry, struct sk_buff *skb)
+{
+	on_confirm(skb);
+	return 0;
+}
+
+SEC("kprobe/__nf_conntrack_confirm")
+int BPF_KPROBE(ft_confirm_kprobe, struct sk_buff *skb)
+{
+	on_confirm(skb);
+	return 0;
+}
+
+/* ---- owners of listening ports (TCP): listen() runs in the owner's context ---- */
+
+static __always_inline void sk_port_key(struct attr_port_key *k, const struct sock *sk)
+{
+	k->netns = sk_netns_of(sk);
+	k->proto = BPF_CORE_READ(sk, sk_protocol);
+	k->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	k->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	if (k->family == AF_INET)
+		bpf_probe_read_kernel(k->addr, 4, &sk->__sk_common.skc_rcv_saddr);
+	else
+		bpf_probe_read_kernel(k->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+}
+
+static __always_inline void listen_change(const struct sock *sk, bool on)
+{
+	struct attr_port_key k = {};
+	struct attr_owner o = {};
+
+	sk_port_key(&k, sk);
+	if (!on) {
+		bpf_map_delete_elem(&port_owner, &k);
+		return;
+	}
+	owner_current(&o, sk_cookie_of(sk));
+	if (bpf_map_update_elem(&port_owner, &k, &o, BPF_ANY))
+		count(ATTR_CNT_MAP_FULL);
+}
+
+static __always_inline void state_change(const struct sock *sk, int oldstate, int newstate)
+{
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return;
+	if (newstate == TCP_LISTEN)
+		listen_change(sk, true);
+	else if (oldstate == TCP_LISTEN)
+		listen_change(sk, false);
+}
+
+SEC("fentry/inet_csk_listen_start")
+int BPF_PROG(ft_listen_fentry, struct sock *sk)
+{
+	listen_change(sk, true);
+	return 0;
+}
+
+SEC("kprobe/inet_csk_listen_start")
+int BPF_KPROBE(ft_listen_kprobe, struct sock *sk)
+{
+	listen_change(sk, true);
+	return 0;
+}
+
+/* Closing a listener always passes through the state tracepoint, whatever rung opened it. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(ft_state_tp_btf, const struct sock *sk, const int oldstate, const int newstate)
+{
+	state_change(sk, oldstate, newstate);
+	return 0;
+}
+
+SEC("raw_tracepoint/inet_sock_set_state")
+int ft_state_raw_tp(struct bpf_raw_tracepoint_args *ctx)
+{
+	state_change((const struct sock *)ctx->args[0], (int)ctx->args[1], (int)ctx->args[2]);
+	return 0;
+}
+
+/* ---- sockets: creators, and owners of bound non-TCP ports (UDP servers) ---- */
+
+SEC("cgroup/sock_create")
+int ft_sock_create(struct bpf_sock *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct attr_owner o = {};
+
+	owner_current(&o, cookie);
+	if (bpf_map_update_elem(&sock_owner, &cookie, &o, BPF_ANY))
+		count(ATTR_CNT_MAP_FULL);
+	return 1;
+}
+
+SEC("cgroup/sock_release")
+int ft_sock_release(struct bpf_sock *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct attr_port_key *k = bpf_map_lookup_elem(&bound_key, &cookie);
+
+	bpf_map_delete_elem(&sock_owner, &cookie);
+	if (k) {
+		struct attr_owner *o = bpf_map_lookup_elem(&port_owner, k);
+
+		/* a later bind to the same port may own the entry now */
+		if (o && o->cookie == cookie)
+			bpf_map_delete_elem(&port_owner, k);
+		bpf_map_delete_elem(&bound_key, &cookie);
+	}
+	return 1;
+}
+
+/* The address fields a post_bind program may read depend on its family: v6 is a constant. */
+static __always_inline int post_bind(struct bpf_sock *ctx, bool v6)
+{
+	struct attr_port_key k = {};
+	struct attr_owner o = {};
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+	if (ctx->protocol == IPPROTO_TCP)
+		return 1;	/* TCP owners are the listeners */
+	k.netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	k.proto = ctx->protocol;
+	k.family = v6 ? AF_INET6 : AF_INET;
+	k.port = ctx->src_port;
+	if (v6) {
+		__u32 a[4] = { ctx->src_ip6[0], ctx->src_ip6[1], ctx->src_ip6[2], ctx->src_ip6[3] };
+
+		__builtin_memcpy(k.addr, a, 16);
+	} else {
+		__u32 a = ctx->src_ip4;
+
+		__builtin_memcpy(k.addr, &a, 4);
+	}
+	owner_current(&o, bpf_get_socket_cookie(ctx));
+	if (bpf_map_update_elem(&port_owner, &k, &o, BPF_ANY) ||
+	    bpf_map_update_elem(&bound_key, &o.cookie, &k, BPF_ANY))
+		count(ATTR_CNT_MAP_FULL);
+	return 1;
+}
+
+SEC("cgroup/post_bind4")
+int ft_post_bind4(struct bpf_sock *ctx)
+{
+	return post_bind(ctx, false);
+}
+
+SEC("cgroup/post_bind6")
+int ft_post_bind6(struct bpf_sock *ctx)
+{
+	return post_bind(ctx, true);
+}

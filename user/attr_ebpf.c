@@ -1,0 +1,701 @@
+/* attr_ebpf.c - eBPF attribution: probe ladder, load and attach, ring buffer, join with conntrack. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "attr.h"
+#include "attr_ebpf.h"
+#include "attr_event.h"
+#include "cgroup.h"
+#include "model.h"
+
+#include "attr.skel.h"
+
+/*
+ * Records (who made a flow) come from the kernel before or after the
+ * conntrack event of the same flow; both wait for each other here, keyed by
+ * netns + original tuple. Records wait REC_WAIT_NS for their entry, flows
+ * FLOW_WAIT_NS for their record before the fallback backend gets them.
+ */
+#define REC_WAIT_NS 5000000000ULL
+#define FLOW_WAIT_NS 1000000000ULL
+#define REC_CAP (1u << 17)
+
+/* Constants the Debian 12 uapi headers (6.1) lack: from the 6.4 uapi. */
+#define FT_PROG_TYPE_NETFILTER 32
+#define FT_ATTACH_NETFILTER 45
+#define FT_NFPROTO_IPV4 2
+#define FT_NFPROTO_IPV6 10
+#define FT_NF_LOCAL_IN 1
+#define FT_NF_LOCAL_OUT 3
+
+static const char *const rung_names[RUNG_MAX] = {
+	[RUNG_NONE] = "none", [RUNG_FENTRY] = "fentry", [RUNG_KPROBE] = "kprobe",
+	[RUNG_TP_BTF] = "tp_btf", [RUNG_RAW_TP] = "raw_tp", [RUNG_CGROUP] = "cgroup",
+	[RUNG_NETFILTER] = "netfilter",
+};
+
+static const char *const hook_names[HOOK_MAX] = {
+	[HOOK_FLOW] = "flow", [HOOK_LISTEN] = "listen", [HOOK_BIND] = "bind",
+	[HOOK_SOCK] = "sock",
+};
+
+/* The rungs each hook may use, best first. */
+static const enum attr_rung ladder[HOOK_MAX][5] = {
+	[HOOK_FLOW] = { RUNG_FENTRY, RUNG_KPROBE, RUNG_NETFILTER, RUNG_NONE },
+	[HOOK_LISTEN] = { RUNG_FENTRY, RUNG_KPROBE, RUNG_TP_BTF, RUNG_RAW_TP, RUNG_NONE },
+	[HOOK_BIND] = { RUNG_CGROUP, RUNG_NONE },
+	[HOOK_SOCK] = { RUNG_CGROUP, RUNG_NONE },
+};
+
+struct rec {
+	struct attr_event ev;
+	__u64 seen_ns;
+	__u32 next;		/* hash chain: index + 1 */
+	__u8 used;
+};
+
+struct waiting {
+	__u32 netns;
+	__u32 id;
+	__u64 deadline_ns;
+};
+
+struct ebpf {
+	struct model *m;
+	struct attr_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[16];
+	int nlinks;
+	int nf_links[4];
+	int n_nf_links;
+	struct attr_probe probe;
+	/* records waiting for their conntrack entry: a ring (oldest first) + hash */
+	struct rec *recs;
+	__u32 *buckets;
+	__u32 rec_head;		/* oldest */
+	__u32 rec_count;
+	/* flows waiting for their record */
+	struct waiting *wait;
+	size_t nwait, wait_cap;
+	struct attr_backend *fallback;
+	struct attr_ebpf_stats st;
+};
+
+static struct ebpf ebpf_state;
+static char libbpf_last[256];
+
+/* libbpf's messages (verifier logs) would garble the screen: keep only the last line. */
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_WARN) {
+		vsnprintf(libbpf_last, sizeof(libbpf_last), fmt, ap);
+		libbpf_last[strcspn(libbpf_last, "\n")] = 0;
+	}
+	return 0;
+}
+
+const char *attr_rung_name(enum attr_rung r)
+{
+	return r < RUNG_MAX ? rung_names[r] : "?";
+}
+
+const char *attr_hook_name(enum attr_hook h)
+{
+	return h < HOOK_MAX ? hook_names[h] : "?";
+}
+
+static int nf_link_create(int prog_fd, __u32 pf, __u32 hooknum, __s32 prio)
+{
+	/* union bpf_attr.link_create for BPF_NETFILTER (uapi >= 6.4); the tail stays zero */
+	struct {
+		__u32 prog_fd, target_fd, attach_type, flags;
+		__u32 pf, hooknum;
+		__s32 priority;
+		__u32 nf_flags;
+		char pad[96];
+	} attr;
+	long fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_fd = (__u32)prog_fd;
+	attr.attach_type = FT_ATTACH_NETFILTER;
+	attr.pf = pf;
+	attr.hooknum = hooknum;
+	attr.priority = prio;
+	fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : (int)fd;
+}
+
+static struct bpf_program *const *progs_of(struct attr_bpf *s, enum attr_hook h,
+					   enum attr_rung r, int *n)
+{
+	static struct bpf_program *p[4];
+
+	*n = 0;
+	switch (h) {
+	case HOOK_FLOW:
+		if (r == RUNG_FENTRY)
+			p[(*n)++] = s->progs.ft_confirm_fentry;
+		else if (r == RUNG_KPROBE)
+			p[(*n)++] = s->progs.ft_confirm_kprobe;
+		else if (r == RUNG_NETFILTER)
+			p[(*n)++] = s->progs.ft_nf;
+		break;
+	case HOOK_LISTEN:
+		if (r == RUNG_FENTRY)
+			p[(*n)++] = s->progs.ft_listen_fentry;
+		else if (r == RUNG_KPROBE)
+			p[(*n)++] = s->progs.ft_listen_kprobe;
+		else if (r == RUNG_TP_BTF)
+			p[(*n)++] = s->progs.ft_state_tp_btf;
+		else if (r == RUNG_RAW_TP)
+			p[(*n)++] = s->progs.ft_state_raw_tp;
+		break;
+	case HOOK_BIND:
+		if (r == RUNG_CGROUP) {
+			p[(*n)++] = s->progs.ft_post_bind4;
+			p[(*n)++] = s->progs.ft_post_bind6;
+		}
+		break;
+	case HOOK_SOCK:
+		if (r == RUNG_CGROUP) {
+			p[(*n)++] = s->progs.ft_sock_create;
+			p[(*n)++] = s->progs.ft_sock_release;
+		}
+		break;
+	default:
+		break;
+	}
+	return p;
+}
+
+static void detach_all(struct ebpf *e)
+{
+	for (int i = 0; i < e->nlinks; i++)
+		bpf_link__destroy(e->links[i]);
+	e->nlinks = 0;
+	for (int i = 0; i < e->n_nf_links; i++)
+		close(e->nf_links[i]);
+	e->n_nf_links = 0;
+}
+
+/* Attach one program as its rung requires. */
+static int attach_prog(struct ebpf *e, struct bpf_program *p, enum attr_rung r, int cgfd)
+{
+	struct bpf_link *l;
+
+	if (r == RUNG_NETFILTER) {
+		static const __u32 pfs[2] = { FT_NFPROTO_IPV4, FT_NFPROTO_IPV6 };
+		static const __u32 hooks[2] = { FT_NF_LOCAL_OUT, FT_NF_LOCAL_IN };
+
+		for (int i = 0; i < 2; i++) {
+			for (int j = 0; j < 2; j++) {
+				/* Last before confirmation: the flow's first packet was not dropped
+				 * by a filter rule yet to come. Two BPF hooks may not share a
+				 * priority (another flowtop, another tool): step down. */
+				int fd = -EBUSY;
+
+				for (int k = 1; k <= 32 && fd == -EBUSY; k++)
+					fd = nf_link_create(bpf_program__fd(p), pfs[i], hooks[j],
+							    INT_MAX - k);
+
+				if (fd < 0)
+					return fd;
+				e->nf_links[e->n_nf_links++] = fd;
+			}
+		}
+		return 0;
+	}
+	if (r == RUNG_CGROUP)
+		l = bpf_program__attach_cgroup(p, cgfd);
+	else
+		l = bpf_program__attach(p);
+	if (!l)
+		return -errno;
+	e->links[e->nlinks++] = l;
+	return 0;
+}
+
+/*
+ * Open, load and attach with the given rung per hook (RUNG_NONE = not
+ * loaded). Returns 0 with everything attached, or -errno with what failed in why.
+ */
+static int load_with(struct ebpf *e, const enum attr_rung *rung, unsigned int ring_bytes,
+		     char *why, size_t whylen)
+{
+	struct bpf_program *prog;
+	const char *cgroot = cgroup_root();
+	int cgfd = -1, err;
+
+	e->skel = attr_bpf__open();
+	if (!e->skel) {
+		snprintf(why, whylen, "open: %s", strerror(errno));
+		return -errno;
+	}
+	bpf_object__for_each_program(prog, e->skel->obj)
+		bpf_program__set_autoload(prog, false);
+	/* libbpf 1.1 does not know SEC("netfilter"): type and attach type by hand */
+	bpf_program__set_type(e->skel->progs.ft_nf, FT_PROG_TYPE_NETFILTER);
+	bpf_program__set_expected_attach_type(e->skel->progs.ft_nf, FT_ATTACH_NETFILTER);
+	for (int h = 0; h < HOOK_MAX; h++) {
+		int n;
+		struct bpf_program *const *p = progs_of(e->skel, h, rung[h], &n);
+
+		for (int i = 0; i < n; i++)
+			bpf_program__set_autoload(p[i], true);
+	}
+	/* the fentry/kprobe listen rungs see opens only: closes come from a tracepoint */
+	if (rung[HOOK_LISTEN] == RUNG_FENTRY || rung[HOOK_LISTEN] == RUNG_KPROBE)
+		bpf_program__set_autoload(e->skel->progs.ft_state_tp_btf, true);
+	if (ring_bytes)
+		bpf_map__set_max_entries(e->skel->maps.events, ring_bytes);
+	libbpf_last[0] = 0;
+	err = attr_bpf__load(e->skel);
+	if (err) {
+		snprintf(why, whylen, "load: %s%s%s", strerror(-err), libbpf_last[0] ? ": " : "",
+			 libbpf_last);
+		goto fail;
+	}
+	if (rung[HOOK_BIND] == RUNG_CGROUP || rung[HOOK_SOCK] == RUNG_CGROUP) {
+		cgfd = cgroot ? open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (cgfd < 0) {
+			err = -ENOENT;
+			snprintf(why, whylen, "no cgroup v2 hierarchy to attach to");
+			goto fail;
+		}
+	}
+	for (int h = 0; h < HOOK_MAX; h++) {
+		int n;
+		struct bpf_program *const *p = progs_of(e->skel, h, rung[h], &n);
+
+		for (int i = 0; i < n; i++) {
+			err = attach_prog(e, p[i], rung[h], cgfd);
+			if (err) {
+				snprintf(why, whylen, "attach %s: %s", bpf_program__name(p[i]),
+					 strerror(-err));
+				goto fail;
+			}
+		}
+	}
+	if (rung[HOOK_LISTEN] == RUNG_FENTRY || rung[HOOK_LISTEN] == RUNG_KPROBE)
+		attach_prog(e, e->skel->progs.ft_state_tp_btf, RUNG_TP_BTF, cgfd);
+	if (cgfd >= 0)
+		close(cgfd);
+	return 0;
+fail:
+	if (cgfd >= 0)
+		close(cgfd);
+	detach_all(e);
+	attr_bpf__destroy(e->skel);
+	e->skel = NULL;
+	return err ? err : -EINVAL;
+}
+
+static bool have_cap(int cap)
+{
+	struct { __u32 version; int pid; } hdr = { 0x20080522, 0 };
+	struct { __u32 eff, perm, inh; } data[2];
+
+	memset(data, 0, sizeof(data));
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return geteuid() == 0;
+	return data[cap / 32].eff & (1u << (cap % 32));
+}
+
+int attr_ebpf_probe(struct attr_probe *pr, enum attr_rung forced_max)
+{
+	struct ebpf tmp;
+
+	memset(pr, 0, sizeof(*pr));
+	libbpf_set_print(libbpf_quiet);
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		snprintf(pr->why, sizeof(pr->why),
+			 "the kernel exposes no BTF (/sys/kernel/btf/vmlinux): CO-RE programs "
+			 "cannot be relocated");
+		return -ENOTSUP;
+	}
+	/* CAP_BPF (39) and CAP_PERFMON (38), or CAP_SYS_ADMIN (21) on older kernels */
+	if (!(have_cap(39) && have_cap(38)) && !have_cap(21)) {
+		snprintf(pr->why, sizeof(pr->why), "needs CAP_BPF and CAP_PERFMON (or root)");
+		return -EPERM;
+	}
+	for (int h = 0; h < HOOK_MAX; h++) {
+		pr->rung[h] = RUNG_NONE;
+		for (int i = 0; ladder[h][i] != RUNG_NONE; i++) {
+			enum attr_rung r = ladder[h][i], only[HOOK_MAX];
+			char why[160];
+
+			if (r < forced_max) {
+				snprintf(pr->refused[h][r], sizeof(pr->refused[h][r]),
+					 "skipped (--min-rung)");
+				continue;
+			}
+			for (int k = 0; k < HOOK_MAX; k++)
+				only[k] = RUNG_NONE;
+			only[h] = r;
+			memset(&tmp, 0, sizeof(tmp));
+			if (load_with(&tmp, only, 4096 * 4, why, sizeof(why)) == 0) {
+				detach_all(&tmp);
+				attr_bpf__destroy(tmp.skel);
+				pr->rung[h] = r;
+				break;
+			}
+			snprintf(pr->refused[h][r], sizeof(pr->refused[h][r]), "%s", why);
+		}
+	}
+	if (pr->rung[HOOK_FLOW] == RUNG_NONE) {
+		snprintf(pr->why, sizeof(pr->why), "no hook for new conntrack entries loads here");
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+void attr_ebpf_probe_print(FILE *out, const struct attr_probe *pr)
+{
+	for (int h = 0; h < HOOK_MAX; h++) {
+		fprintf(out, "  %-7s %s\n", hook_names[h], rung_names[pr->rung[h]]);
+		for (int i = 0; ladder[h][i] != RUNG_NONE; i++) {
+			enum attr_rung r = ladder[h][i];
+
+			if (r == pr->rung[h])
+				break;
+			fprintf(out, "          %-9s refused: %s\n", rung_names[r],
+				pr->refused[h][r][0] ? pr->refused[h][r] : "not tried");
+		}
+	}
+}
+
+/* ---- the join -------------------------------------------------------- */
+
+static __u32 rec_hash(__u32 netns, const __u8 *s, const __u8 *d, __u16 sp, __u16 dp, __u8 proto)
+{
+	__u32 h = netns * 0x9e3779b1U ^ ((__u32)sp << 16 | dp) ^ proto;
+
+	for (int i = 0; i < 16; i += 4) {
+		__u32 a, b;
+
+		memcpy(&a, s + i, 4);
+		memcpy(&b, d + i, 4);
+		h = (h ^ a) * 0x85ebca6bU;
+		h = (h ^ b) * 0xc2b2ae35U;
+	}
+	return (h ^ (h >> 15)) & (REC_CAP - 1);
+}
+
+static bool rec_matches(const struct attr_event *ev, __u32 netns, const struct flow_tuple *t)
+{
+	return ev->netns == netns && ev->family == t->family && ev->proto == t->proto &&
+	       ev->sport == t->sport && ev->dport == t->dport && !memcmp(ev->saddr, t->src, 16) &&
+	       !memcmp(ev->daddr, t->dst, 16);
+}
+
+static void rec_unlink(struct ebpf *e, __u32 idx)
+{
+	struct rec *r = &e->recs[idx];
+	__u32 *pp = &e->buckets[rec_hash(r->ev.netns, r->ev.saddr, r->ev.daddr, r->ev.sport,
+					  r->ev.dport, r->ev.proto)];
+
+	while (*pp) {
+		if (*pp - 1 == idx) {
+			*pp = r->next;
+			break;
+		}
+		pp = &e->recs[*pp - 1].next;
+	}
+	r->used = 0;
+}
+
+/* Drop records that waited too long (their flow is not tracked, or filtered). */
+static void rec_expire(struct ebpf *e, __u64 now, bool make_room)
+{
+	while (e->rec_count) {
+		struct rec *r = &e->recs[e->rec_head];
+
+		if (r->used) {
+			if (!make_room && now - r->seen_ns < REC_WAIT_NS)
+				break;
+			rec_unlink(e, e->rec_head);
+			e->st.records_dropped++;
+		}
+		e->rec_head = (e->rec_head + 1) & (REC_CAP - 1);
+		e->rec_count--;
+		make_room = false;
+	}
+}
+
+static struct rec *rec_find(struct ebpf *e, __u32 netns, const struct flow_tuple *t)
+{
+	__u32 i = e->buckets[rec_hash(netns, t->src, t->dst, t->sport, t->dport, t->proto)];
+
+	while (i) {
+		struct rec *r = &e->recs[i - 1];
+
+		if (r->used && rec_matches(&r->ev, netns, t))
+			return r;
+		i = r->next;
+	}
+	return NULL;
+}
+
+static void apply(struct flow *f, const struct attr_event *ev)
+{
+	struct flow_owner *o = &f->owner;
+
+	memset(o, 0, sizeof(*o));
+	o->pid = ev->owner.tgid;
+	o->tid = ev->owner.tid;
+	o->uid = ev->owner.uid;
+	o->cgroup_id = ev->owner.cgroup_id;
+	o->source = FLOW_ATTR_EBPF;
+	memcpy(o->comm, ev->owner.comm, sizeof(o->comm) - 1);
+	if (ev->kind == ATTR_EV_IN)
+		f->flags |= FLOW_F_INBOUND;
+	f->flags |= FLOW_F_ATTR_TRIED;
+}
+
+static int on_record(void *ctx, void *data, size_t len)
+{
+	struct ebpf *e = ctx;
+	const struct attr_event *ev = data;
+	struct flow_tuple t;
+	struct flow *f;
+	struct rec *r;
+	__u32 idx, b;
+
+	if (len < sizeof(*ev))
+		return 0;
+	e->st.records++;
+	memset(&t, 0, sizeof(t));
+	memcpy(t.src, ev->saddr, 16);
+	memcpy(t.dst, ev->daddr, 16);
+	t.sport = ev->sport;
+	t.dport = ev->dport;
+	t.family = ev->family;
+	t.proto = ev->proto;
+	f = ft_find_tuple(e->m->ft, ev->netns, &t);
+	if (f && f->owner.source != FLOW_ATTR_EBPF) {
+		apply(f, ev);
+		e->st.joined++;
+		return 0;
+	}
+	/* The conntrack event has not arrived yet: keep the record for it. */
+	if (e->rec_count == REC_CAP)
+		rec_expire(e, 0, true);
+	idx = (e->rec_head + e->rec_count) & (REC_CAP - 1);
+	e->rec_count++;
+	r = &e->recs[idx];
+	r->ev = *ev;
+	r->seen_ns = model_clock();
+	r->used = 1;
+	b = rec_hash(ev->netns, ev->saddr, ev->daddr, ev->sport, ev->dport, ev->proto);
+	r->next = e->buckets[b];
+	e->buckets[b] = idx + 1;
+	return 0;
+}
+
+static void drain(struct ebpf *e)
+{
+	if (e->rb)
+		ring_buffer__consume(e->rb);
+}
+
+static void eb_pending(struct attr_backend *b, struct flow *f)
+{
+	struct ebpf *e = b->priv;
+	struct rec *r;
+
+	/* Flows older than flowtop: no record can exist; the fallback says so. */
+	if (f->flags & FLOW_F_PREEXIST) {
+		if (e->fallback)
+			e->fallback->pending(e->fallback, f);
+		return;
+	}
+	r = rec_find(e, f->netns, &f->orig);
+	if (r) {
+		apply(f, &r->ev);
+		rec_unlink(e, (__u32)(r - e->recs));
+		e->st.joined++;
+		return;
+	}
+	if (e->nwait == e->wait_cap) {
+		size_t cap = e->wait_cap ? e->wait_cap * 2 : 1024;
+		struct waiting *w = realloc(e->wait, cap * sizeof(*w));
+
+		if (!w)
+			return;
+		e->wait = w;
+		e->wait_cap = cap;
+	}
+	e->wait[e->nwait++] = (struct waiting){ f->netns, f->id, model_clock() + FLOW_WAIT_NS };
+}
+
+static void eb_tick(struct attr_backend *b)
+{
+	struct ebpf *e = b->priv;
+	__u64 now;
+	size_t keep = 0;
+
+	drain(e);
+	now = model_clock();
+	for (size_t i = 0; i < e->nwait; i++) {
+		struct waiting *w = &e->wait[i];
+		struct flow *f = ft_find_id(e->m->ft, w->netns, w->id);
+		struct rec *r;
+
+		if (!f || f->owner.source == FLOW_ATTR_EBPF)
+			continue;
+		r = rec_find(e, f->netns, &f->orig);
+		if (r) {
+			apply(f, &r->ev);
+			rec_unlink(e, (__u32)(r - e->recs));
+			e->st.joined++;
+			continue;
+		}
+		if (now < w->deadline_ns) {
+			e->wait[keep++] = *w;
+			continue;
+		}
+		/* Forwarded flows have no local owner; others lost their record. */
+		e->st.flows_unmatched++;
+		if (e->fallback)
+			e->fallback->pending(e->fallback, f);
+	}
+	e->nwait = keep;
+	rec_expire(e, now, false);
+	if (e->fallback && e->fallback->tick)
+		e->fallback->tick(e->fallback);
+}
+
+static int eb_fd(struct attr_backend *b)
+{
+	struct ebpf *e = b->priv;
+
+	return e->rb ? ring_buffer__epoll_fd(e->rb) : -1;
+}
+
+static void eb_on_readable(struct attr_backend *b)
+{
+	drain(b->priv);
+}
+
+static unsigned int ring_size = 8u << 20;
+static enum attr_rung min_rung = RUNG_NONE;
+
+void attr_ebpf_configure(unsigned int ring_bytes, enum attr_rung min)
+{
+	if (ring_bytes)
+		ring_size = ring_bytes;
+	min_rung = min;
+}
+
+static int eb_init(struct attr_backend *b, struct model *m, char *why, size_t whylen)
+{
+	struct ebpf *e = &ebpf_state;
+	char err[192];
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	e->m = m;
+	b->priv = e;
+	r = attr_ebpf_probe(&e->probe, min_rung);
+	if (r < 0) {
+		snprintf(why, whylen, "%s", e->probe.why);
+		return r;
+	}
+	r = load_with(e, e->probe.rung, ring_size, err, sizeof(err));
+	if (r < 0) {
+		snprintf(why, whylen, "%s", err);
+		return r;
+	}
+	e->rb = ring_buffer__new(bpf_map__fd(e->skel->maps.events), on_record, e, NULL);
+	e->recs = calloc(REC_CAP, sizeof(*e->recs));
+	e->buckets = calloc(REC_CAP, sizeof(*e->buckets));
+	if (!e->rb || !e->recs || !e->buckets) {
+		snprintf(why, whylen, "ring buffer set-up failed: %s", strerror(errno));
+		b->done(b);
+		return -ENOMEM;
+	}
+	/* Flows that were there before us get sock_diag's answer. */
+	e->fallback = attr_sockdiag_backend();
+	if (e->fallback && e->fallback->init(e->fallback, m, err, sizeof(err)) < 0)
+		e->fallback = NULL;
+	return 0;
+}
+
+static void eb_done(struct attr_backend *b)
+{
+	struct ebpf *e = b->priv;
+
+	if (!e)
+		return;
+	if (e->fallback && e->fallback->done)
+		e->fallback->done(e->fallback);
+	ring_buffer__free(e->rb);
+	detach_all(e);
+	if (e->skel)
+		attr_bpf__destroy(e->skel);
+	free(e->recs);
+	free(e->buckets);
+	free(e->wait);
+	memset(e, 0, sizeof(*e));
+	b->priv = NULL;
+}
+
+const struct attr_probe *attr_ebpf_probed(void)
+{
+	return &ebpf_state.probe;
+}
+
+void attr_ebpf_stats(struct attr_ebpf_stats *out)
+{
+	struct ebpf *e = &ebpf_state;
+	__u64 vals[256];
+	int ncpu = libbpf_num_possible_cpus();
+
+	*out = e->st;
+	if (!e->skel || ncpu <= 0 || ncpu > 256)
+		return;
+	for (__u32 k = 0; k < ATTR_CNT_MAX; k++) {
+		__u64 sum = 0;
+
+		if (bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.counters), &k, vals))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			sum += vals[c];
+		if (k == ATTR_CNT_RB_FAIL)
+			out->lost = sum;
+		else if (k == ATTR_CNT_NEW)
+			out->kernel_new = sum;
+		else if (k == ATTR_CNT_NO_OWNER)
+			out->no_owner = sum;
+		else if (k == ATTR_CNT_MAP_FULL)
+			out->map_full = sum;
+	}
+	out->waiting_records = e->rec_count;
+	out->waiting_flows = e->nwait;
+}
+
+static struct attr_backend ebpf_backend = {
+	.name = "ebpf",
+	.init = eb_init,
+	.fd = eb_fd,
+	.on_readable = eb_on_readable,
+	.tick = eb_tick,
+	.pending = eb_pending,
+	.done = eb_done,
+};
+
+struct attr_backend *attr_ebpf_backend(void)
+{
+	return &ebpf_backend;
+}
