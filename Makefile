@@ -103,6 +103,13 @@ test-unit: $(UNIT_BINS)
 test-integration: $(BUILD)/flowtop
 	$(Q)tests/run-all --integration $(BUILD)
 
+$(BUILD)/flowgen: tools/flowgen.c | $(BUILD)/.deps-ok
+	$(Q)$(CC) $(CFLAGS) $(WARN) -o $@ $<
+
+# Benchmarks print each figure beside its baseline from the same run.
+bench: $(BUILD)/flowtop $(BUILD)/flowgen
+	tools/bench-attr $(BUILD)
+
 asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" test

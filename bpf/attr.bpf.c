@@ -21,10 +21,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define IPPROTO_TCP 6
 #define IPPROTO_ICMPV6 58
 
-/* Which direction the netfilter program looks at is known from its hook. */
-#define HOOK_LOCAL_IN 1
-#define HOOK_LOCAL_OUT 3
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 22);	/* resized by user space before load */
@@ -116,53 +112,27 @@ static __always_inline void ct_tuple(struct attr_event *e, const struct nf_conn 
 }
 
 /*
- * The owner of an inbound flow: whoever listens on or bound the local end,
- * which is the reply tuple's source (also after DNAT). Exact address first,
- * then the wildcard, then an IPv6 socket taking IPv4 (dual stack).
+ * Waking the reader for every new flow costs microseconds per flow under
+ * churn; user space drains the ring whenever a conntrack event arrives (the
+ * event follows its record) and on its timer, so wake it only when a lot is
+ * waiting.
  */
-static __always_inline bool port_lookup(const struct nf_conn *ct, __u32 netns,
-					struct attr_owner *out)
+#define WAKE_BYTES (256 * 1024)
+
+static __always_inline void submit(struct attr_event *e)
 {
-	const struct nf_conntrack_tuple *r = &ct->tuplehash[IP_CT_DIR_REPLY].tuple;
-	struct attr_port_key k = {};
-	struct attr_owner *o;
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 
-	k.netns = netns;
-	k.family = BPF_CORE_READ(r, src.l3num);
-	k.proto = BPF_CORE_READ(r, dst.protonum);
-	k.port = bpf_ntohs(BPF_CORE_READ(r, src.u.all));
-	bpf_probe_read_kernel(k.addr, k.family == AF_INET ? 4 : 16, &r->src.u3);
-	o = bpf_map_lookup_elem(&port_owner, &k);
-	if (!o) {
-		__u8 v4[4];
-
-		__builtin_memcpy(v4, k.addr, 4);
-		__builtin_memset(k.addr, 0, 16);
-		o = bpf_map_lookup_elem(&port_owner, &k);
-		if (!o && k.family == AF_INET) {
-			k.family = AF_INET6;
-			o = bpf_map_lookup_elem(&port_owner, &k);
-			if (!o) {
-				k.addr[10] = 0xff;
-				k.addr[11] = 0xff;
-				__builtin_memcpy(&k.addr[12], v4, 4);
-				o = bpf_map_lookup_elem(&port_owner, &k);
-			}
-		}
-	}
-	if (!o)
-		return false;
-	*out = *o;
-	return true;
+	bpf_ringbuf_submit(e, avail >= WAKE_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 /*
- * A conntrack entry this packet created (not yet confirmed). outbound: the
- * packet leaves a local socket, sent by the current task in the socket call
- * that made the flow (connect, sendmsg, ping); inbound: a local port owner.
+ * A conntrack entry this packet created (not yet confirmed), leaving a local
+ * socket: sent by the current task in the socket call that made the flow
+ * (connect, sendmsg, ping). Inbound flows need no per-packet program at all:
+ * user space matches them against the port owners reported below.
  */
-static __always_inline void on_new_ct(struct nf_conn *ct, struct sk_buff *skb, __u32 netns,
-				      bool outbound)
+static __always_inline void on_new_ct(struct nf_conn *ct, struct sk_buff *skb, __u32 netns)
 {
 	struct attr_event *e;
 
@@ -176,29 +146,30 @@ static __always_inline void on_new_ct(struct nf_conn *ct, struct sk_buff *skb, _
 	e->ts_ns = bpf_ktime_get_ns();
 	e->netns = netns;
 	ct_tuple(e, ct);
-	if (outbound) {
+	{
 		struct sock *sk = BPF_CORE_READ(skb, sk);
 		__u64 cookie = sk ? sk_cookie_of(sk) : 0;
 		struct attr_owner *so = cookie ? bpf_map_lookup_elem(&sock_owner, &cookie) : 0;
 
 		e->kind = ATTR_EV_OUT;
-		if (current_is_kthread() && so) {
+		/*
+		 * The first packet normally leaves inside the sending syscall, so the
+		 * current task made the flow (and names the thread). TCP is the
+		 * exception: a SYN retransmitted by a timer (the first one was dropped
+		 * by a later rule) leaves from softirq, where current is whoever was
+		 * interrupted; its socket's record was written by connect() itself, in
+		 * the connecting task (also a child using an inherited socket).
+		 * Packets from kernel threads belong to the socket's creator.
+		 */
+		if (so && (e->proto == IPPROTO_TCP || current_is_kthread())) {
 			e->owner = *so;
 			e->how = ATTR_HOW_SOCKET;
 		} else {
 			owner_current(&e->owner, cookie);
 			e->how = ATTR_HOW_TASK;
 		}
-	} else {
-		e->kind = ATTR_EV_IN;
-		e->how = ATTR_HOW_PORT;
-		if (!port_lookup(ct, netns, &e->owner)) {
-			count(ATTR_CNT_NO_OWNER);
-			bpf_ringbuf_discard(e, 0);
-			return;
-		}
 	}
-	bpf_ringbuf_submit(e, 0);
+	submit(e);
 }
 
 static __always_inline struct nf_conn *skb_ct(struct sk_buff *skb)
@@ -214,33 +185,32 @@ static __always_inline bool ct_unconfirmed(struct nf_conn *ct)
 	return ct && !(BPF_CORE_READ(ct, status) & IPS_CONFIRMED);
 }
 
-/* Rung "netfilter": one program on LOCAL_OUT and LOCAL_IN of both families, after conntrack. */
+/* Rung "netfilter": one program on LOCAL_OUT of both families, after conntrack. */
 SEC("netfilter")
 int ft_nf(struct bpf_nf_ctx *ctx)
 {
 	struct sk_buff *skb = ctx->skb;
-	struct nf_conn *ct = skb_ct(skb);
+	/* a direct load: skb is a trusted pointer here, no helper call per packet */
+	struct nf_conn *ct = (struct nf_conn *)(skb->_nfct & ~7UL);
 
 	if (!ct_unconfirmed(ct))
 		return NF_ACCEPT;	/* every later packet of a flow ends here */
-	on_new_ct(ct, skb, ctx->state->net->ns.inum, ctx->state->hook == HOOK_LOCAL_OUT);
+	on_new_ct(ct, skb, ctx->state->net->ns.inum);
 	return NF_ACCEPT;
 }
 
 /*
  * Rungs "fentry" and "kprobe": confirmation of a new entry, at the last hook a
  * packet passes (POSTROUTING for sent packets, LOCAL_IN for received ones).
- * A packet from a local socket carries it; a forwarded one does not.
+ * A packet from a local socket carries it; received and forwarded ones do not.
  */
 static __always_inline void on_confirm(struct sk_buff *skb)
 {
 	struct nf_conn *ct = skb_ct(skb);
-	struct sock *sk;
 
-	if (!ct_unconfirmed(ct))
+	if (!ct_unconfirmed(ct) || !BPF_CORE_READ(skb, sk))
 		return;
-	sk = BPF_CORE_READ(skb, sk);
-	on_new_ct(ct, skb, ct_netns_of(ct), sk != 0);
+	on_new_ct(ct, skb, ct_netns_of(ct));
 }
 
 SEC("fentry/__nf_conntrack_confirm")
@@ -271,23 +241,54 @@ static __always_inline void sk_port_key(struct attr_port_key *k, const struct so
 		bpf_probe_read_kernel(k->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
 }
 
+/* Tell user space who owns a local port now (or that nobody does). */
+static __always_inline void port_event(const struct attr_port_key *k, const struct attr_owner *o,
+				       __u8 kind)
+{
+	struct attr_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(ATTR_CNT_RB_FAIL);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	if (o)
+		e->owner = *o;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->netns = k->netns;
+	__builtin_memcpy(e->daddr, k->addr, 16);
+	e->dport = k->port;
+	e->family = k->family;
+	e->proto = k->proto;
+	e->kind = kind;
+	e->how = ATTR_HOW_PORT;
+	submit(e);
+}
+
 static __always_inline void listen_change(const struct sock *sk, bool on)
 {
 	struct attr_port_key k = {};
 	struct attr_owner o = {};
 
 	sk_port_key(&k, sk);
+	if (!k.port)
+		return;		/* listen() before its port was chosen: not knowable here */
 	if (!on) {
 		bpf_map_delete_elem(&port_owner, &k);
+		port_event(&k, NULL, ATTR_EV_PORT_DEL);
 		return;
 	}
 	owner_current(&o, sk_cookie_of(sk));
 	if (bpf_map_update_elem(&port_owner, &k, &o, BPF_ANY))
 		count(ATTR_CNT_MAP_FULL);
+	port_event(&k, &o, ATTR_EV_PORT_ADD);
 }
 
 static __always_inline void state_change(const struct sock *sk, int oldstate, int newstate)
 {
+	/* every TCP state change of the machine passes here: leave at once */
+	if (newstate != TCP_LISTEN && oldstate != TCP_LISTEN)
+		return;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return;
 	if (newstate == TCP_LISTEN)
@@ -296,18 +297,67 @@ static __always_inline void state_change(const struct sock *sk, int oldstate, in
 		listen_change(sk, false);
 }
 
-SEC("fentry/inet_csk_listen_start")
-int BPF_PROG(ft_listen_fentry, struct sock *sk)
+/* fexit: after the port is assigned (listen() without bind() picks it in there). */
+SEC("fexit/inet_csk_listen_start")
+int BPF_PROG(ft_listen_fentry, struct sock *sk, int ret)
 {
-	listen_change(sk, true);
+	if (!ret)
+		listen_change(sk, true);
 	return 0;
 }
 
+/* kprobe: at entry, so listen() without bind() shows port 0 and is missed here */
 SEC("kprobe/inet_csk_listen_start")
 int BPF_KPROBE(ft_listen_kprobe, struct sock *sk)
 {
-	listen_change(sk, true);
+	if (BPF_CORE_READ(sk, __sk_common.skc_num))
+		listen_change(sk, true);
 	return 0;
+}
+
+/*
+ * Rung "cgroup" (sockops): TCP_LISTEN_CB runs in listen() once the port is
+ * assigned; asking for STATE_CB on that socket then reports its close.
+ */
+static __always_inline void sockops_key(struct attr_port_key *k, struct bpf_sock_ops *skops)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+	k->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	k->proto = IPPROTO_TCP;
+	k->family = skops->family;
+	k->port = skops->local_port;	/* host order in this context */
+	if (k->family == AF_INET) {
+		__u32 a = skops->local_ip4;
+
+		__builtin_memcpy(k->addr, &a, 4);
+	} else {
+		__u32 a[4] = { skops->local_ip6[0], skops->local_ip6[1], skops->local_ip6[2],
+			       skops->local_ip6[3] };
+
+		__builtin_memcpy(k->addr, a, 16);
+	}
+}
+
+SEC("sockops")
+int ft_listen_sockops(struct bpf_sock_ops *skops)
+{
+	struct attr_port_key k = {};
+	struct attr_owner o = {};
+
+	if (skops->op == BPF_SOCK_OPS_TCP_LISTEN_CB) {
+		sockops_key(&k, skops);
+		owner_current(&o, bpf_get_socket_cookie(skops));
+		if (bpf_map_update_elem(&port_owner, &k, &o, BPF_ANY))
+			count(ATTR_CNT_MAP_FULL);
+		port_event(&k, &o, ATTR_EV_PORT_ADD);
+		bpf_sock_ops_cb_flags_set(skops, BPF_SOCK_OPS_STATE_CB_FLAG);
+	} else if (skops->op == BPF_SOCK_OPS_STATE_CB && skops->args[0] == TCP_LISTEN) {
+		sockops_key(&k, skops);
+		bpf_map_delete_elem(&port_owner, &k);
+		port_event(&k, NULL, ATTR_EV_PORT_DEL);
+	}
+	return 1;
 }
 
 /* Closing a listener always passes through the state tracepoint, whatever rung opened it. */
@@ -339,19 +389,45 @@ int ft_sock_create(struct bpf_sock *ctx)
 	return 1;
 }
 
+/* connect() runs in the connecting task: it, not the socket's creator, makes the flow. */
+static __always_inline int on_connect(struct bpf_sock_addr *ctx)
+{
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	struct attr_owner o = {};
+
+	owner_current(&o, cookie);
+	if (bpf_map_update_elem(&sock_owner, &cookie, &o, BPF_ANY))
+		count(ATTR_CNT_MAP_FULL);
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int ft_connect4(struct bpf_sock_addr *ctx)
+{
+	return on_connect(ctx);
+}
+
+SEC("cgroup/connect6")
+int ft_connect6(struct bpf_sock_addr *ctx)
+{
+	return on_connect(ctx);
+}
+
 SEC("cgroup/sock_release")
 int ft_sock_release(struct bpf_sock *ctx)
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 	struct attr_port_key *k = bpf_map_lookup_elem(&bound_key, &cookie);
 
-	bpf_map_delete_elem(&sock_owner, &cookie);
+	/* sock_owner is an LRU map and cookies are never reused: no delete per socket */
 	if (k) {
 		struct attr_owner *o = bpf_map_lookup_elem(&port_owner, k);
 
 		/* a later bind to the same port may own the entry now */
-		if (o && o->cookie == cookie)
+		if (o && o->cookie == cookie) {
+			port_event(k, NULL, ATTR_EV_PORT_DEL);
 			bpf_map_delete_elem(&port_owner, k);
+		}
 		bpf_map_delete_elem(&bound_key, &cookie);
 	}
 	return 1;
@@ -383,6 +459,7 @@ static __always_inline int post_bind(struct bpf_sock *ctx, bool v6)
 	if (bpf_map_update_elem(&port_owner, &k, &o, BPF_ANY) ||
 	    bpf_map_update_elem(&bound_key, &o.cookie, &k, BPF_ANY))
 		count(ATTR_CNT_MAP_FULL);
+	port_event(&k, &o, ATTR_EV_PORT_ADD);
 	return 1;
 }
 

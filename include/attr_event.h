@@ -21,7 +21,9 @@ struct attr_owner {
 
 enum attr_ev_kind {
 	ATTR_EV_OUT = 1,	/* first packet of a locally created flow, sent by owner */
-	ATTR_EV_IN = 2,		/* first packet of an inbound flow, owner = listening/bound socket */
+	ATTR_EV_IN = 2,		/* an inbound flow, owner = listening/bound socket (user space) */
+	ATTR_EV_PORT_ADD = 3,	/* owner listens on / bound daddr:dport (proto, family) */
+	ATTR_EV_PORT_DEL = 4,	/* ... and no more */
 };
 
 enum attr_how {

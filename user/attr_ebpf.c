@@ -1,5 +1,7 @@
 /* attr_ebpf.c - eBPF attribution: probe ladder, load and attach, ring buffer, join with conntrack. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -35,7 +37,6 @@
 #define FT_ATTACH_NETFILTER 45
 #define FT_NFPROTO_IPV4 2
 #define FT_NFPROTO_IPV6 10
-#define FT_NF_LOCAL_IN 1
 #define FT_NF_LOCAL_OUT 3
 
 static const char *const rung_names[RUNG_MAX] = {
@@ -50,9 +51,10 @@ static const char *const hook_names[HOOK_MAX] = {
 };
 
 /* The rungs each hook may use, best first. */
-static const enum attr_rung ladder[HOOK_MAX][5] = {
+static const enum attr_rung ladder[HOOK_MAX][6] = {
 	[HOOK_FLOW] = { RUNG_FENTRY, RUNG_KPROBE, RUNG_NETFILTER, RUNG_NONE },
-	[HOOK_LISTEN] = { RUNG_FENTRY, RUNG_KPROBE, RUNG_TP_BTF, RUNG_RAW_TP, RUNG_NONE },
+	[HOOK_LISTEN] = { RUNG_FENTRY, RUNG_KPROBE, RUNG_CGROUP, RUNG_TP_BTF, RUNG_RAW_TP,
+			  RUNG_NONE },
 	[HOOK_BIND] = { RUNG_CGROUP, RUNG_NONE },
 	[HOOK_SOCK] = { RUNG_CGROUP, RUNG_NONE },
 };
@@ -63,6 +65,15 @@ struct rec {
 	__u32 next;		/* hash chain: index + 1 */
 	__u8 used;
 };
+
+/* User-space copy of who owns which local port (from PORT_ADD / PORT_DEL records). */
+struct port_ent {
+	struct attr_port_key key;
+	struct attr_owner owner;
+	struct port_ent *next;
+};
+
+#define PORT_BUCKETS 4096
 
 struct waiting {
 	__u32 netns;
@@ -88,6 +99,7 @@ struct ebpf {
 	struct waiting *wait;
 	size_t nwait, wait_cap;
 	struct attr_backend *fallback;
+	struct port_ent *ports[PORT_BUCKETS];
 	struct attr_ebpf_stats st;
 };
 
@@ -139,7 +151,7 @@ static int nf_link_create(int prog_fd, __u32 pf, __u32 hooknum, __s32 prio)
 static struct bpf_program *const *progs_of(struct attr_bpf *s, enum attr_hook h,
 					   enum attr_rung r, int *n)
 {
-	static struct bpf_program *p[4];
+	static struct bpf_program *p[6];
 
 	*n = 0;
 	switch (h) {
@@ -156,6 +168,8 @@ static struct bpf_program *const *progs_of(struct attr_bpf *s, enum attr_hook h,
 			p[(*n)++] = s->progs.ft_listen_fentry;
 		else if (r == RUNG_KPROBE)
 			p[(*n)++] = s->progs.ft_listen_kprobe;
+		else if (r == RUNG_CGROUP)
+			p[(*n)++] = s->progs.ft_listen_sockops;
 		else if (r == RUNG_TP_BTF)
 			p[(*n)++] = s->progs.ft_state_tp_btf;
 		else if (r == RUNG_RAW_TP)
@@ -171,6 +185,8 @@ static struct bpf_program *const *progs_of(struct attr_bpf *s, enum attr_hook h,
 		if (r == RUNG_CGROUP) {
 			p[(*n)++] = s->progs.ft_sock_create;
 			p[(*n)++] = s->progs.ft_sock_release;
+			p[(*n)++] = s->progs.ft_connect4;
+			p[(*n)++] = s->progs.ft_connect6;
 		}
 		break;
 	default:
@@ -196,10 +212,12 @@ static int attach_prog(struct ebpf *e, struct bpf_program *p, enum attr_rung r, 
 
 	if (r == RUNG_NETFILTER) {
 		static const __u32 pfs[2] = { FT_NFPROTO_IPV4, FT_NFPROTO_IPV6 };
-		static const __u32 hooks[2] = { FT_NF_LOCAL_OUT, FT_NF_LOCAL_IN };
+		/* LOCAL_OUT only: inbound flows are matched with port owners in user space,
+		 * which spares every received packet a program run. */
+		static const __u32 hooks[1] = { FT_NF_LOCAL_OUT };
 
 		for (int i = 0; i < 2; i++) {
-			for (int j = 0; j < 2; j++) {
+			for (int j = 0; j < 1; j++) {
 				/* Last before confirmation: the flow's first packet was not dropped
 				 * by a filter rule yet to come. Two BPF hooks may not share a
 				 * priority (another flowtop, another tool): step down. */
@@ -266,7 +284,8 @@ static int load_with(struct ebpf *e, const enum attr_rung *rung, unsigned int ri
 			 libbpf_last);
 		goto fail;
 	}
-	if (rung[HOOK_BIND] == RUNG_CGROUP || rung[HOOK_SOCK] == RUNG_CGROUP) {
+	if (rung[HOOK_BIND] == RUNG_CGROUP || rung[HOOK_SOCK] == RUNG_CGROUP ||
+	    rung[HOOK_LISTEN] == RUNG_CGROUP) {
 		cgfd = cgroot ? open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 		if (cgfd < 0) {
 			err = -ENOENT;
@@ -463,6 +482,94 @@ static void apply(struct flow *f, const struct attr_event *ev)
 	f->flags |= FLOW_F_ATTR_TRIED;
 }
 
+static __u32 port_hash(const struct attr_port_key *k)
+{
+	__u32 h = k->netns * 0x9e3779b1U ^ ((__u32)k->port << 8 | k->proto) ^ k->family;
+
+	for (int i = 0; i < 16; i += 4) {
+		__u32 a;
+
+		memcpy(&a, k->addr + i, 4);
+		h = (h ^ a) * 0x85ebca6bU;
+	}
+	return (h ^ (h >> 13)) & (PORT_BUCKETS - 1);
+}
+
+static struct port_ent **port_slot(struct ebpf *e, const struct attr_port_key *k)
+{
+	struct port_ent **pp = &e->ports[port_hash(k)];
+
+	while (*pp && memcmp(&(*pp)->key, k, sizeof(*k)))
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void port_update(struct ebpf *e, const struct attr_event *ev)
+{
+	struct attr_port_key k;
+	struct port_ent **pp, *p;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.addr, ev->daddr, 16);
+	k.netns = ev->netns;
+	k.port = ev->dport;
+	k.proto = ev->proto;
+	k.family = ev->family;
+	pp = port_slot(e, &k);
+	if (ev->kind == ATTR_EV_PORT_DEL) {
+		if (*pp) {
+			p = *pp;
+			*pp = p->next;
+			free(p);
+		}
+		return;
+	}
+	if (!*pp) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return;
+		p->key = k;
+		*pp = p;
+	}
+	(*pp)->owner = ev->owner;
+}
+
+/*
+ * Who owns the local end of an inbound flow: the reply tuple's source (the
+ * address the flow really reached, also after DNAT). Exact address first,
+ * then the wildcard, then an IPv6 socket that takes IPv4 (dual stack).
+ */
+static const struct attr_owner *port_owner_of(struct ebpf *e, const struct flow *f)
+{
+	struct attr_port_key k;
+	struct port_ent **pp;
+
+	if (f->orig.proto == IPPROTO_ICMP || f->orig.proto == IPPROTO_ICMPV6)
+		return NULL;
+	memset(&k, 0, sizeof(k));
+	k.netns = f->netns;
+	k.proto = f->reply.proto;
+	k.family = f->reply.family;
+	k.port = f->reply.sport;
+	memcpy(k.addr, f->reply.src, 16);
+	if (*(pp = port_slot(e, &k)))
+		return &(*pp)->owner;
+	memset(k.addr, 0, 16);
+	if (*(pp = port_slot(e, &k)))
+		return &(*pp)->owner;
+	if (k.family != AF_INET)
+		return NULL;
+	k.family = AF_INET6;
+	if (*(pp = port_slot(e, &k)))
+		return &(*pp)->owner;
+	k.addr[10] = 0xff;
+	k.addr[11] = 0xff;
+	memcpy(&k.addr[12], f->reply.src, 4);
+	if (*(pp = port_slot(e, &k)))
+		return &(*pp)->owner;
+	return NULL;
+}
+
 static int on_record(void *ctx, void *data, size_t len)
 {
 	struct ebpf *e = ctx;
@@ -474,6 +581,10 @@ static int on_record(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(*ev))
 		return 0;
+	if (ev->kind == ATTR_EV_PORT_ADD || ev->kind == ATTR_EV_PORT_DEL) {
+		port_update(e, ev);
+		return 0;
+	}
 	e->st.records++;
 	memset(&t, 0, sizeof(t));
 	memcpy(t.src, ev->saddr, 16);
@@ -561,6 +672,21 @@ static void eb_tick(struct attr_backend *b)
 			e->st.joined++;
 			continue;
 		}
+		/* No record of a local sender: is it an inbound flow to a port we know? */
+		{
+			const struct attr_owner *po = port_owner_of(e, f);
+
+			if (po) {
+				struct attr_event pev;
+
+				memset(&pev, 0, sizeof(pev));
+				pev.owner = *po;
+				pev.kind = ATTR_EV_IN;
+				apply(f, &pev);
+				e->st.joined_inbound++;
+				continue;
+			}
+		}
 		if (now < w->deadline_ns) {
 			e->wait[keep++] = *w;
 			continue;
@@ -647,6 +773,14 @@ static void eb_done(struct attr_backend *b)
 	free(e->recs);
 	free(e->buckets);
 	free(e->wait);
+	for (int i = 0; i < PORT_BUCKETS; i++) {
+		while (e->ports[i]) {
+			struct port_ent *p = e->ports[i];
+
+			e->ports[i] = p->next;
+			free(p);
+		}
+	}
 	memset(e, 0, sizeof(*e));
 	b->priv = NULL;
 }

@@ -35,6 +35,7 @@ struct attr_probe {
 struct attr_ebpf_stats {
 	unsigned long long records;		/* records read from the ring buffer */
 	unsigned long long joined;		/* records joined with a conntrack entry */
+	unsigned long long joined_inbound;	/* inbound flows given to their port's owner */
 	unsigned long long records_dropped;	/* records whose entry never came */
 	unsigned long long flows_unmatched;	/* new flows without a record */
 	unsigned long long lost;		/* ring buffer full in the kernel: attribution lost */

@@ -241,8 +241,9 @@ void json_summary(FILE *out, const struct app *a)
 		attr_ebpf_stats(&st);
 		fprintf(out,
 			"},\"attr_lost\":%llu,\"attr_records\":%llu,\"attr_joined\":%llu,"
-			"\"attr_dropped\":%llu,\"attr_unmatched\":%llu",
-			st.lost, st.records, st.joined, st.records_dropped, st.flows_unmatched);
+			"\"attr_inbound\":%llu,\"attr_dropped\":%llu,\"attr_unmatched\":%llu",
+			st.lost, st.records, st.joined, st.joined_inbound, st.records_dropped,
+			st.flows_unmatched);
 	} else {
 		fputs("},\"attr_lost\":null", out);
 	}
