@@ -16,6 +16,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET6 10
 #define NF_ACCEPT 1
 #define PF_KTHREAD 0x00200000
+#define TCP_CLOSE 7
 #define TCP_LISTEN 10
 #define IPPROTO_ICMP 1
 #define IPPROTO_TCP 6
@@ -291,9 +292,14 @@ static __always_inline void state_change(const struct sock *sk, int oldstate, in
 		return;
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return;
+	/*
+	 * Only LISTEN -> CLOSE ends a listener: a request socket cloned from a
+	 * listener also leaves LISTEN (for SYN_RECV) with the listener's address
+	 * and port, and must not take the listener's entry with it.
+	 */
 	if (newstate == TCP_LISTEN)
 		listen_change(sk, true);
-	else if (oldstate == TCP_LISTEN)
+	else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)
 		listen_change(sk, false);
 }
 

@@ -349,14 +349,26 @@ int attr_ebpf_probe(struct attr_probe *pr, enum attr_rung forced_max)
 		return -EPERM;
 	}
 	for (int h = 0; h < HOOK_MAX; h++) {
+		int limit = 0;
+
+		/* --rung-limit R: start at R where this hook's ladder has it, else skip
+		 * the rungs the enum ranks above R */
+		for (int i = 0; forced_max && ladder[h][i] != RUNG_NONE; i++) {
+			if (ladder[h][i] == forced_max) {
+				limit = i;
+				break;
+			}
+			if (ladder[h][i] < forced_max)
+				limit = i + 1;
+		}
 		pr->rung[h] = RUNG_NONE;
 		for (int i = 0; ladder[h][i] != RUNG_NONE; i++) {
 			enum attr_rung r = ladder[h][i], only[HOOK_MAX];
 			char why[160];
 
-			if (r < forced_max) {
+			if (i < limit) {
 				snprintf(pr->refused[h][r], sizeof(pr->refused[h][r]),
-					 "skipped (--min-rung)");
+					 "skipped (--rung-limit)");
 				continue;
 			}
 			for (int k = 0; k < HOOK_MAX; k++)

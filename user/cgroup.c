@@ -1,5 +1,6 @@
 /* cgroup.c - cgroup v2 id -> path, and a process's cgroup. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@ static struct {
 	int root_state;		/* 0 = not looked up, 1 = found, -1 = none */
 	struct cg_ent *ents;
 	size_t n, cap;
-	time_t last_scan;
+	struct timespec last_scan;
 } cg;
 
 const char *cgroup_root(void)
@@ -125,7 +126,7 @@ static void rescan(void)
 	for (size_t i = 0; i < cg.n; i++)
 		free(cg.ents[i].path);
 	cg.n = 0;
-	cg.last_scan = time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &cg.last_scan);
 	if (!root)
 		return;
 	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -135,6 +136,19 @@ static void rescan(void)
 		add((__u64)st.st_ino, "/");
 	walk(fd, rel, 0, sizeof(rel), 0);
 	qsort(cg.ents, cg.n, sizeof(*cg.ents), cmp_ent);
+}
+
+/* New cgroups appear all the time (containers, services): rescan for an unknown id, at
+ * most every 100 ms. */
+static bool may_rescan(void)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - cg.last_scan.tv_sec) * 1000LL +
+	     (now.tv_nsec - cg.last_scan.tv_nsec) / 1000000;
+	return ms >= 100 || (!cg.last_scan.tv_sec && !cg.last_scan.tv_nsec);
 }
 
 const char *cgroup_path(__u64 id)
@@ -147,7 +161,7 @@ const char *cgroup_path(__u64 id)
 
 		if (e)
 			return e->path;
-		if (pass == 0 && time(NULL) != cg.last_scan)
+		if (pass == 0 && may_rescan())
 			rescan();
 		else
 			break;

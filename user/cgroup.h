@@ -8,7 +8,7 @@
 /*
  * Path (relative to the cgroup v2 root, starting with "/") of the cgroup with
  * this id (the inode of its directory), or NULL. Unknown ids trigger a rescan
- * of the hierarchy, at most once per second. The string stays valid until
+ * of the hierarchy, at most every 100 ms. The string stays valid until
  * the next call that rescans.
  */
 const char *cgroup_path(__u64 id);

@@ -377,8 +377,16 @@ static unsigned int get_rcvbuf(struct mnl_socket *nl)
 	return (unsigned int)v;
 }
 
-struct ct_engine *ct_open(ct_cb cb, void *ctx, unsigned int rcvbuf, char *errmsg, size_t len)
+struct ct_engine *ct_open(ct_cb cb, void *ctx, unsigned int rcvbuf, bool updates, char *errmsg,
+			  size_t len)
 {
+	/*
+	 * The kernel builds an event only for groups somebody listens to: leaving
+	 * out UPDATE (state changes, several per TCP connection) saves work on
+	 * every connection when the caller's dumps refresh states anyway.
+	 */
+	unsigned int groups = NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_DESTROY |
+			      (updates ? NF_NETLINK_CONNTRACK_UPDATE : 0);
 	struct ct_engine *ce = calloc(1, sizeof(*ce));
 	const char *what = "out of memory";
 
@@ -396,9 +404,7 @@ struct ct_engine *ct_open(ct_cb cb, void *ctx, unsigned int rcvbuf, char *errmsg
 	if (!ce->ev || !ce->dump)
 		goto fail;
 	what = "cannot subscribe to conntrack events";
-	if (mnl_socket_bind(ce->ev, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_UPDATE |
-					    NF_NETLINK_CONNTRACK_DESTROY,
-			    MNL_SOCKET_AUTOPID) < 0)
+	if (mnl_socket_bind(ce->ev, groups, MNL_SOCKET_AUTOPID) < 0)
 		goto fail;
 	if (mnl_socket_bind(ce->dump, 0, MNL_SOCKET_AUTOPID) < 0)
 		goto fail;

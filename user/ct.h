@@ -56,8 +56,12 @@ struct ct_stats {
 	unsigned int rcvbuf;		/* event socket buffer now */
 };
 
-/* Open the event and dump sockets in the current netns. errmsg gets one line on failure. */
-struct ct_engine *ct_open(ct_cb cb, void *ctx, unsigned int rcvbuf, char *errmsg, size_t len);
+/*
+ * Open the event and dump sockets in the current netns; subscribe to UPDATE
+ * events only when updates is set. errmsg gets one line on failure.
+ */
+struct ct_engine *ct_open(ct_cb cb, void *ctx, unsigned int rcvbuf, bool updates, char *errmsg,
+			  size_t len);
 void ct_close(struct ct_engine *ce);
 
 int ct_event_fd(const struct ct_engine *ce);

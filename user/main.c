@@ -596,7 +596,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	app.ct = ct_open(on_ct, &app, app.opts.rcvbuf, err, sizeof(err));
+	/* Only the event stream reports updates; the views refresh states by dumps. */
+	app.ct = ct_open(on_ct, &app, app.opts.rcvbuf, app.opts.out == OUT_JSON_EVENTS, err,
+			 sizeof(err));
 	if (!app.ct) {
 		die_line("%s", err);
 		ret = 1;
