@@ -32,6 +32,7 @@ struct app {
 	bool tstamp_on;
 	enum tracking_state tracking;
 	__u64 start_mono_ns;
+	unsigned long long attr_lost;	/* eBPF ring buffer reservations that failed */
 	bool resync_next;		/* re-dump once the running dump ends */
 	bool quit;
 };

@@ -270,6 +270,12 @@ static bool after_dump(struct app *a, unsigned long dumps)
 		return false;
 	case OUT_UI:
 	default:
+		if (!strcmp(a->mode, "ebpf")) {
+			struct attr_ebpf_stats st;
+
+			attr_ebpf_stats(&st);
+			a->attr_lost = st.lost;
+		}
 		model_view_build(&a->model, &a->view);
 		ui_draw(a);
 		return false;

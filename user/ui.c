@@ -1089,6 +1089,11 @@ static void draw_header(struct app *a)
 	seg(0, &x, buf, A_NORMAL);
 	snprintf(buf, sizeof(buf), "lost %llu resync %llu", m->events_lost, m->resyncs);
 	seg(0, &x, buf, m->events_lost ? A_BOLD | cp(CP_BAD) : A_NORMAL);
+	if (a->mode && !strcmp(a->mode, "ebpf")) {
+		/* ring buffer full in the kernel: those flows went unattributed */
+		snprintf(buf, sizeof(buf), "attribution lost %llu", a->attr_lost);
+		seg(0, &x, buf, a->attr_lost ? A_BOLD | cp(CP_BAD) : A_NORMAL);
+	}
 	fmt_rate(r1, sizeof(r1), m->total_rate_orig, a->opts.bits);
 	fmt_rate(r2, sizeof(r2), m->total_rate_reply, a->opts.bits);
 	snprintf(buf, sizeof(buf), "orig %s reply %s", r1, r2);
