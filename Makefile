@@ -69,6 +69,9 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	@$(if $(Q),echo "  SKEL    $@")
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
+# Keep the BPF object (not an intermediate to delete): the skeleton embeds it.
+.SECONDARY: $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/bpf/%.bpf.o)
+
 # Objects that include a skeleton wait for it.
 $(BUILD)/user/attr_ebpf.o: $(BUILD)/attr.skel.h
 
