@@ -555,8 +555,9 @@ int main(int argc, char **argv)
 	if (app.opts.netns) {
 		r = enter_netns(app.opts.netns, nspath, sizeof(nspath));
 		if (r < 0) {
-			fprintf(stderr, "flowtop: cannot enter network namespace '%s' (%s): %s\n",
-				app.opts.netns, nspath, strerror(-r));
+			fprintf(stderr, "flowtop: cannot enter network namespace '%s' (%s): %s%s\n",
+				app.opts.netns, nspath, strerror(-r),
+				r == -EPERM ? " (entering a namespace needs CAP_SYS_ADMIN)" : "");
 			return 1;
 		}
 		snprintf(app.netns_label, sizeof(app.netns_label), "%s", app.opts.netns);
