@@ -9,6 +9,7 @@
 
 #include "attr_ebpf.h"
 #include "cgroup.h"
+#include "container.h"
 #include "fmt.h"
 #include "output.h"
 #include "services.h"
@@ -180,12 +181,19 @@ void json_flow(FILE *out, const struct app *a, const char *type, const struct fl
 	else
 		fputs(",\"uid\":null", out);
 	if (f->owner.cgroup_id) {
+		const char *cg = cgroup_path(f->owner.cgroup_id);
+		struct container_ident ci;
+		char label[128];
+
 		fprintf(out, ",\"cgroup_id\":%llu", (unsigned long long)f->owner.cgroup_id);
-		json_key_str(out, "cgroup", cgroup_path(f->owner.cgroup_id));
+		json_key_str(out, "cgroup", cg);
+		/* only a layout flowtop knows names a container: never a guess */
+		json_key_str(out, "container", cg && !container_parse(cg, &ci) ?
+				 container_label(label, sizeof(label), &ci) : NULL);
 	} else {
-		fputs(",\"cgroup_id\":null,\"cgroup\":null", out);
+		fputs(",\"cgroup_id\":null,\"cgroup\":null,\"container\":null", out);
 	}
-	fprintf(out, ",\"container\":null,\"netns\":%u", f->netns);
+	fprintf(out, ",\"netns\":%u", f->netns);
 	switch (f->owner.source) {
 	case FLOW_ATTR_EBPF: fputs(",\"attr\":\"ebpf\"", out); break;
 	case FLOW_ATTR_SOCKDIAG: fputs(",\"attr\":\"sockdiag\"", out); break;
