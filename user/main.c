@@ -535,6 +535,7 @@ int main(int argc, char **argv)
 	app.view.sort = app.opts.sort;
 	app.view.reverse = app.opts.reverse;
 	snprintf(app.view.filter, sizeof(app.view.filter), "%s", app.opts.filter);
+	snprintf(app.view.container, sizeof(app.view.container), "%s", app.opts.container);
 	app.mode = "conntrack";
 
 	if (!have_cap(CAP_NET_ADMIN)) {

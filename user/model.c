@@ -8,8 +8,28 @@
 #include <sys/socket.h>
 
 #include "attr.h"
+#include "cgroup.h"
+#include "container.h"
 #include "fmt.h"
 #include "model.h"
+
+#define CC_MAX 65536		/* ids of cgroups long gone pile up: start afresh past this */
+#define CC_RETRY_NS 1000000000ULL	/* a cgroup not found yet may just be new: ask again */
+
+const char *(*model_cgroup_path)(__u64 id) = cgroup_path;
+
+struct cc_ent {
+	__u64 id;		/* 0 = free slot */
+	__u64 retry_ns;		/* path unknown: look again after this (0 = final) */
+	__u32 hash;		/* of label, so the per-container pass hashes no strings */
+	char label[CONTAINER_LABEL_LEN];
+};
+
+struct model_ccache {
+	struct cc_ent *ents;
+	size_t cap;		/* power of two */
+	size_t n;
+};
 
 struct model_evq {
 	__u32 netns;
@@ -43,8 +63,14 @@ int model_init(struct model *m, __u32 netns)
 {
 	memset(m, 0, sizeof(*m));
 	m->ft = ft_new();
-	if (!m->ft)
+	m->ccache = calloc(1, sizeof(*m->ccache));
+	if (!m->ft || !m->ccache) {
+		ft_free(m->ft);
+		free(m->ccache);
+		m->ft = NULL;
+		m->ccache = NULL;
 		return -ENOMEM;
+	}
 	m->netns = netns;
 	m->linger_ns = 3000000000ULL;
 	m->now_ns = model_clock();
@@ -56,6 +82,10 @@ void model_fini(struct model *m)
 	ft_free(m->ft);
 	free(m->rows);
 	free(m->procs);
+	free(m->conts);
+	if (m->ccache)
+		free(m->ccache->ents);
+	free(m->ccache);
 	free(m->evq);
 	memset(m, 0, sizeof(*m));
 }
@@ -303,6 +333,106 @@ bool flow_is_local(const struct flow *f)
 	return f->owner.pid != 0;
 }
 
+/* ---- container labels, cached by cgroup id ---- */
+
+static __u32 str_hash(const char *s)
+{
+	__u32 h = 2166136261U;	/* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619U;
+	return h;
+}
+
+static __u32 id_hash(__u64 id)
+{
+	return (__u32)((id * 0x9e3779b97f4a7c15ULL) >> 32);
+}
+
+static struct cc_ent *cc_probe(struct cc_ent *ents, size_t cap, __u64 id)
+{
+	size_t h = id_hash(id) & (cap - 1);
+
+	while (ents[h].id && ents[h].id != id)
+		h = (h + 1) & (cap - 1);
+	return &ents[h];
+}
+
+/* Room for one more id at <= 50% load; false when out of memory. */
+static bool cc_room(struct model_ccache *cc)
+{
+	struct cc_ent *ne;
+	size_t ncap;
+
+	if (cc->n >= CC_MAX) {
+		memset(cc->ents, 0, cc->cap * sizeof(*cc->ents));
+		cc->n = 0;
+	}
+	if (2 * (cc->n + 1) <= cc->cap)
+		return true;
+	ncap = cc->cap ? cc->cap * 2 : 64;
+	ne = calloc(ncap, sizeof(*ne));
+	if (!ne)
+		return false;
+	for (size_t i = 0; i < cc->cap; i++)
+		if (cc->ents[i].id)
+			*cc_probe(ne, ncap, cc->ents[i].id) = cc->ents[i];
+	free(cc->ents);
+	cc->ents = ne;
+	cc->cap = ncap;
+	return true;
+}
+
+static void cc_fill(struct cc_ent *e, __u64 now)
+{
+	const char *path = model_cgroup_path(e->id);
+	struct container_ident ci;
+
+	e->label[0] = '\0';
+	e->retry_ns = 0;
+	if (!path)
+		e->retry_ns = now + CC_RETRY_NS;
+	else if (!container_parse(path, &ci))
+		container_label(e->label, sizeof(e->label), &ci);
+	e->hash = str_hash(e->label);
+}
+
+static struct cc_ent *cc_lookup(const struct model *m, __u64 id)
+{
+	static struct cc_ent none;	/* no cgroup, or no memory: no container */
+	struct model_ccache *cc;
+	struct cc_ent *e;
+
+	if (!none.hash)
+		none.hash = str_hash("");
+	if (!id)
+		return &none;
+	/* The cache is not part of the view's state: const callers may fill it. */
+	cc = m->ccache;
+	if (!cc)
+		return &none;
+	if (cc->cap) {
+		e = cc_probe(cc->ents, cc->cap, id);
+		if (e->id) {
+			if (e->retry_ns && m->now_ns >= e->retry_ns)
+				cc_fill(e, m->now_ns);
+			return e;
+		}
+	}
+	if (!cc_room(cc))
+		return &none;
+	e = cc_probe(cc->ents, cc->cap, id);
+	e->id = id;
+	cc->n++;
+	cc_fill(e, m->now_ns);
+	return e;
+}
+
+const char *model_container(const struct model *m, __u64 cgroup_id)
+{
+	return cc_lookup(m, cgroup_id)->label;
+}
+
 static unsigned int show_bit(__u8 proto)
 {
 	switch (proto) {
@@ -367,6 +497,12 @@ bool model_match(const struct model *m, const struct flow *f, const struct view_
 		return false;
 	if (vo->filter[0] && !text_match(f, vo->filter))
 		return false;
+	if (vo->container[0]) {
+		const char *l = model_container(m, f->owner.cgroup_id);
+
+		if (!strcmp(vo->container, "-") ? l[0] != '\0' : !strcasestr(l, vo->container))
+			return false;
+	}
 	return true;
 }
 
@@ -615,10 +751,84 @@ static int cmp_procs(const void *pa, const void *pb)
 	return c * cmp_dir;
 }
 
+/* Several cgroups may carry one label (a container's sub-cgroups): group by label. */
+static struct cont_agg *cont_slot(struct model *m, __u32 *index, size_t cap,
+				  const struct cc_ent *e)
+{
+	__u32 h = e->hash & (__u32)(cap - 1);
+
+	for (;;) {
+		__u32 i = index[h];
+
+		if (!i) {
+			struct cont_agg *c = &m->conts[m->nconts];
+
+			memset(c, 0, sizeof(*c));
+			memcpy(c->label, e->label, sizeof(c->label));
+			index[h] = (__u32)++m->nconts;
+			return c;
+		}
+		if (!strcmp(m->conts[i - 1].label, e->label))
+			return &m->conts[i - 1];
+		h = (h + 1) & (__u32)(cap - 1);
+	}
+}
+
+static void cont_add(struct cont_agg *c, const struct flow *f)
+{
+	bool in = f->flags & FLOW_F_INBOUND;
+	__u64 bytes = f->orig_bytes + f->reply_bytes;
+
+	if (!(f->flags & FLOW_F_GONE))
+		c->flows++;
+	c->orig_bytes += in ? f->reply_bytes : f->orig_bytes;
+	c->reply_bytes += in ? f->orig_bytes : f->reply_bytes;
+	c->rate_orig += in ? f->rate_reply : f->rate_orig;
+	c->rate_reply += in ? f->rate_orig : f->rate_reply;
+	/* the first flow counts even without counters: a container always names a peer */
+	if (bytes > c->top_bytes || !c->top_family) {
+		c->top_bytes = bytes;
+		memcpy(c->top_dst, f->orig.dst, sizeof(c->top_dst));
+		c->top_dport = f->orig.dport;
+		c->top_family = f->orig.family;
+		c->top_proto = f->orig.proto;
+	}
+}
+
+/* Like the Processes tab; the host / unattributed group ("") comes last by name. */
+static int cmp_conts(const void *pa, const void *pb)
+{
+	const struct cont_agg *a = pa, *b = pb;
+	int c;
+
+	switch (cmp_key) {
+	case SORT_PROCESS:
+		c = strcmp(a->label, b->label);
+		if (!a->label[0] != !b->label[0])
+			c = a->label[0] ? -1 : 1;
+		break;
+	case SORT_BYTES:
+		c = -cmp_num((double)(a->orig_bytes + a->reply_bytes),
+			     (double)(b->orig_bytes + b->reply_bytes));
+		break;
+	case SORT_RATE:
+		c = -cmp_num(a->rate_orig + a->rate_reply, b->rate_orig + b->rate_reply);
+		break;
+	default:
+		c = -cmp_num(a->flows, b->flows);
+		break;
+	}
+	if (!c)
+		c = -cmp_num(a->flows, b->flows);
+	if (!c)
+		c = strcmp(a->label, b->label);
+	return c * cmp_dir;
+}
+
 void model_view_build(struct model *m, const struct view_opts *vo)
 {
 	size_t slots = ft_slots(m->ft), n = ft_count(m->ft), cap = 16;
-	__u32 *pindex;
+	__u32 *pindex, *cindex;
 
 	m->now_ns = model_clock();
 	if (n > m->rows_cap) {
@@ -641,12 +851,25 @@ void model_view_build(struct model *m, const struct view_opts *vo)
 		m->procs = p;
 		m->procs_cap = n + 1;
 	}
+	if (n + 1 > m->conts_cap) {
+		struct cont_agg *c = realloc(m->conts, (n + 1) * sizeof(*c));
+
+		if (!c)
+			return;
+		m->conts = c;
+		m->conts_cap = n + 1;
+	}
 	pindex = calloc(cap, sizeof(*pindex));
-	if (!pindex)
+	cindex = calloc(cap, sizeof(*cindex));
+	if (!pindex || !cindex) {
+		free(pindex);
+		free(cindex);
 		return;
+	}
 
 	m->nrows = 0;
 	m->nprocs = 0;
+	m->nconts = 0;
 	m->total_rate_orig = 0;
 	m->total_rate_reply = 0;
 	memset(m->protos, 0, sizeof(m->protos));
@@ -671,8 +894,11 @@ void model_view_build(struct model *m, const struct view_opts *vo)
 		p->reply_bytes += in ? f->orig_bytes : f->reply_bytes;
 		p->rate_orig += in ? f->rate_reply : f->rate_orig;
 		p->rate_reply += in ? f->rate_orig : f->rate_reply;
+
+		cont_add(cont_slot(m, cindex, cap, cc_lookup(m, f->owner.cgroup_id)), f);
 	}
 	free(pindex);
+	free(cindex);
 
 	cmp_key = vo->sort;
 	cmp_dir = vo->reverse ? -1 : 1;
@@ -680,4 +906,5 @@ void model_view_build(struct model *m, const struct view_opts *vo)
 	if (!sort_rows_radix(m, vo))
 		qsort(m->rows, m->nrows, sizeof(*m->rows), cmp_rows);
 	qsort(m->procs, m->nprocs, sizeof(*m->procs), cmp_procs);
+	qsort(m->conts, m->nconts, sizeof(*m->conts), cmp_conts);
 }

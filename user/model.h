@@ -11,6 +11,7 @@
 
 struct attr_backend;
 struct model_evq;
+struct model_ccache;
 
 /* Which flows are shown (the original's -4 -6 -T -U -D -I -S). */
 enum show_mask {
@@ -42,6 +43,25 @@ struct view_opts {
 	bool reverse;
 	bool hide_gone;			/* drop dimmed closed flows from the view */
 	char filter[128];		/* "/" filter: process, address or port substring */
+	char container[64];		/* container label substring; "-" = flows in none */
+};
+
+#define CONTAINER_LABEL_LEN 64
+
+/* Per-container aggregate (Containers tab); label "" = host / unattributed. */
+struct cont_agg {
+	__u32 flows;			/* live flows */
+	__u64 orig_bytes;		/* sent, from the owners' view */
+	__u64 reply_bytes;		/* received */
+	double rate_orig;
+	double rate_reply;
+	/* destination of the flow with the most bytes, as conntrack's original tuple has it */
+	__u64 top_bytes;
+	__u8 top_dst[16];
+	__u16 top_dport;
+	__u8 top_family;
+	__u8 top_proto;
+	char label[CONTAINER_LABEL_LEN];
 };
 
 /* Per-process aggregate (Processes tab). */
@@ -99,6 +119,11 @@ struct model {
 	struct proc_agg *procs;
 	size_t nprocs;
 	size_t procs_cap;
+	struct cont_agg *conts;
+	size_t nconts;
+	size_t conts_cap;
+	/* cgroup id -> container label; a pointer so that copies of the model share it */
+	struct model_ccache *ccache;
 	struct proto_agg protos[256];
 	double total_rate_orig;
 	double total_rate_reply;
@@ -124,8 +149,16 @@ __u64 model_clock(void);
 
 /* Does f pass the protocol/family mask and text filter? */
 bool model_match(const struct model *m, const struct flow *f, const struct view_opts *vo);
-/* Rebuild rows (filtered, sorted) and per-process aggregates. */
+/* Rebuild rows (filtered, sorted) and per-process and per-container aggregates. */
 void model_view_build(struct model *m, const struct view_opts *vo);
+/*
+ * Container label of a cgroup id ("docker:0123456789ab", "nginx.service", ...), or ""
+ * when the cgroup is unknown or not a container, service or session. Cached by id:
+ * the path is parsed once per id. The string is valid until the next lookup.
+ */
+const char *model_container(const struct model *m, __u64 cgroup_id);
+/* cgroup id -> path used by model_container(); cgroup_path() unless a test replaces it. */
+extern const char *(*model_cgroup_path)(__u64 id);
 /* Age in seconds (from conntrack's timestamp when known, else from first sight). */
 double flow_age(const struct model *m, const struct flow *f, bool *exact);
 

@@ -26,6 +26,7 @@ enum {
 	OPT_NO_SYSCTL,
 	OPT_RING,
 	OPT_RUNG,
+	OPT_CONTAINER,
 };
 
 static const struct option long_opts[] = {
@@ -60,6 +61,7 @@ static const struct option long_opts[] = {
 	{ "no-sysctl", no_argument, NULL, OPT_NO_SYSCTL },
 	{ "ring-size", required_argument, NULL, OPT_RING },
 	{ "rung-limit", required_argument, NULL, OPT_RUNG },
+	{ "container", required_argument, NULL, OPT_CONTAINER },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -89,6 +91,9 @@ void opts_usage(FILE *out)
 		"  -S, --sctp            SCTP flows\n"
 		"      --filter TEXT     only flows whose process, address or port match TEXT\n"
 		"                        (\"pid:N\" for one process)\n"
+		"      --container TEXT  only flows of containers whose label contains TEXT\n"
+		"                        (docker:ID, podman:ID, containerd:ID, cri-o:ID,\n"
+		"                        k8s-pod:UID, NAME.service, user:UID; \"-\" for none)\n"
 		"\n"
 		"Display:\n"
 		"  -s, --show-src        also show the source row of each flow\n"
@@ -258,6 +263,19 @@ int opts_parse(int argc, char **argv, struct opts *o, char *err, size_t errlen)
 				return -1;
 			}
 			snprintf(o->filter, sizeof(o->filter), "%s", optarg);
+			break;
+		case OPT_CONTAINER:
+			if (!*optarg) {
+				snprintf(err, errlen,
+					 "--container needs a label such as docker:0123456789ab");
+				return -1;
+			}
+			if (strlen(optarg) >= sizeof(o->container)) {
+				snprintf(err, errlen, "--container text is too long (max %zu)",
+					 sizeof(o->container) - 1);
+				return -1;
+			}
+			snprintf(o->container, sizeof(o->container), "%s", optarg);
 			break;
 		case OPT_RCVBUF:
 			if (parse_long(optarg, 4096, 1L << 30, &l) < 0) {

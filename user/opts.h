@@ -41,6 +41,7 @@ struct opts {
 	enum sort_key sort;
 	bool reverse;
 	char filter[128];
+	char container[64];		/* --container: label substring, "-" = none */
 };
 
 /*

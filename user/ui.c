@@ -1,4 +1,7 @@
-/* ui.c - the ncurses view: header, Flows and Processes tables, help, filter prompt and keys. */
+/*
+ * ui.c - the ncurses view: header, Flows, Processes and Containers tables, help, filter
+ * prompt and keys.
+ */
 #include <langinfo.h>
 #include <limits.h>
 #include <stdio.h>
@@ -31,11 +34,16 @@
 #define FKEY 0x200000		/* function keys, above every Unicode code point */
 #define FLEX_CAP 39		/* an IPv6 address */
 #define WHY_NS 10000000000ULL	/* how long the status line explains the mode at start */
+#define CONT_COL_WIDTH 120	/* Flows tab: the CONTAINER column from this many columns on */
 
-enum tab { TAB_FLOWS, TAB_PROCS, TAB_N };
+enum tab { TAB_FLOWS, TAB_PROCS, TAB_CONTS, TAB_N };
 
-enum fcol { F_MARK, F_PID, F_PROG, F_PROTO, F_STATE, F_AGE, F_ADDR, F_PORT, F_BYTES, F_RATE, F_N };
+enum fcol {
+	F_MARK, F_PID, F_PROG, F_CONT, F_PROTO, F_STATE, F_AGE, F_ADDR, F_PORT, F_BYTES, F_RATE,
+	F_N
+};
 enum pcol { P_PID, P_PROG, P_FLOWS, P_SENT, P_RECV, P_TX, P_RX, P_N };
+enum ccol { C_NAME, C_FLOWS, C_SENT, C_RECV, C_TX, C_RX, C_DEST, C_N };
 
 #define MAX_COLS F_N
 
@@ -49,6 +57,7 @@ struct col {
 	bool right;		/* numbers are right-aligned */
 	bool flex;		/* takes whatever width is left */
 	bool nosep;		/* no blank before a right-aligned neighbour */
+	bool hide;		/* left out whatever the width (set before each layout) */
 	/* layout result */
 	bool on;
 	int x, w;
@@ -80,12 +89,15 @@ static struct {
 	bool follow[TAB_N];	/* the user picked a row: keep the cursor on it */
 	__u32 sel_id;
 	__u32 sel_pid;
+	char sel_cont[CONTAINER_LABEL_LEN];
 
 	/* rows with a non-zero rate ('a'), rebuilt at each refresh */
 	struct flow **act;
 	size_t nact, act_cap;
 	struct proc_agg **pact;
 	size_t npact, pact_cap;
+	struct cont_agg **cact;
+	size_t ncact, cact_cap;
 	__u64 built_at;		/* model.now_ns when the lists above were made */
 
 	/* frozen copy while paused */
@@ -94,6 +106,8 @@ static struct {
 	size_t nsnap, snap_cap, snap_total;
 	struct proc_agg *psnap;
 	size_t npsnap, psnap_cap;
+	struct cont_agg *csnap;
+	size_t ncsnap, csnap_cap;
 	__u64 snap_now;
 
 	struct line_cells *lines;
@@ -108,6 +122,8 @@ static struct col fcols[F_N] = {
 	[F_MARK] = COL("", 1, 1, 0, 100, false, false, true),
 	[F_PID] = COL("PID", 7, 7, 0, 1, true, false, false),
 	[F_PROG] = COL("PROG", 7, 15, 2, 8, false, false, false),
+	/* "docker:0123456789ab"; first to go, and only shown on wide screens anyway */
+	[F_CONT] = COL("CONTAINER", 10, 19, 4, 0, false, false, false),
 	[F_PROTO] = COL("PROTO", 5, 5, 0, 6, false, false, false),
 	[F_STATE] = COL("STATE", 7, 11, 1, 3, false, false, false),
 	[F_AGE] = COL("AGE", 6, 6, 0, 2, true, false, false),
@@ -125,6 +141,17 @@ static struct col pcols[P_N] = {
 	[P_RECV] = COL("RECV", 7, 8, 2, 4, true, false, false),
 	[P_TX] = COL("TX RATE", 8, 10, 3, 8, true, false, false),
 	[P_RX] = COL("RX RATE", 8, 10, 3, 7, true, false, false),
+};
+
+static struct col ccols[C_N] = {
+	[C_NAME] = COL("CONTAINER", 10, 19, 0, 99, false, true, false),
+	[C_FLOWS] = COL("FLOWS", 5, 6, 1, 9, true, false, false),
+	[C_SENT] = COL("SENT", 7, 8, 2, 5, true, false, false),
+	[C_RECV] = COL("RECV", 7, 8, 2, 4, true, false, false),
+	[C_TX] = COL("TX RATE", 8, 10, 3, 8, true, false, false),
+	[C_RX] = COL("RX RATE", 8, 10, 3, 7, true, false, false),
+	/* "255.255.255.255:65535"; an IPv6 one is cut at the screen's edge */
+	[C_DEST] = COL("TOP DESTINATION", 15, 21, 4, 3, false, false, false),
 };
 
 /* ---- data access: live rows, rows with a rate, or the frozen copy ---- */
@@ -157,9 +184,23 @@ static const struct proc_agg *proc_at(const struct app *a, size_t i)
 	return ui.active_only ? ui.pact[i] : &a->model.procs[i];
 }
 
+static size_t nconts(const struct app *a)
+{
+	if (ui.paused)
+		return ui.ncsnap;
+	return ui.active_only ? ui.ncact : a->model.nconts;
+}
+
+static const struct cont_agg *cont_at(const struct app *a, size_t i)
+{
+	if (ui.paused)
+		return &ui.csnap[i];
+	return ui.active_only ? ui.cact[i] : &a->model.conts[i];
+}
+
 static size_t tab_count(const struct app *a, enum tab t)
 {
-	return t == TAB_FLOWS ? nflows(a) : nprocs(a);
+	return t == TAB_FLOWS ? nflows(a) : t == TAB_PROCS ? nprocs(a) : nconts(a);
 }
 
 static bool flow_active(const struct flow *f)
@@ -190,10 +231,12 @@ static void build_active(struct app *a)
 
 	ui.nact = 0;
 	ui.npact = 0;
+	ui.ncact = 0;
 	if (!ui.active_only)
 		return;
 	if (!grow_array((void **)&ui.act, &ui.act_cap, m->nrows, sizeof(*ui.act)) ||
-	    !grow_array((void **)&ui.pact, &ui.pact_cap, m->nprocs, sizeof(*ui.pact))) {
+	    !grow_array((void **)&ui.pact, &ui.pact_cap, m->nprocs, sizeof(*ui.pact)) ||
+	    !grow_array((void **)&ui.cact, &ui.cact_cap, m->nconts, sizeof(*ui.cact))) {
 		ui.active_only = false;
 		snprintf(a->warning, sizeof(a->warning), "out of memory: showing all flows");
 		return;
@@ -204,6 +247,9 @@ static void build_active(struct app *a)
 	for (size_t i = 0; i < m->nprocs; i++)
 		if (m->procs[i].rate_orig > 0 || m->procs[i].rate_reply > 0)
 			ui.pact[ui.npact++] = &m->procs[i];
+	for (size_t i = 0; i < m->nconts; i++)
+		if (m->conts[i].rate_orig > 0 || m->conts[i].rate_reply > 0)
+			ui.cact[ui.ncact++] = &m->conts[i];
 }
 
 /* Window of at most SNAP_MAX rows around the cursor; returns its first index. */
@@ -256,6 +302,16 @@ static void take_snapshot(struct app *a)
 	ui.npsnap = cnt;
 	shift_cursor(TAB_PROCS, base, cnt);
 
+	n = nconts(a);
+	base = snap_window(n, ui.cur[TAB_CONTS]);
+	cnt = n - base > SNAP_MAX ? SNAP_MAX : n - base;
+	if (!grow_array((void **)&ui.csnap, &ui.csnap_cap, cnt, sizeof(*ui.csnap)))
+		goto nomem;
+	for (size_t i = 0; i < cnt; i++)
+		ui.csnap[i] = *cont_at(a, base + i);
+	ui.ncsnap = cnt;
+	shift_cursor(TAB_CONTS, base, cnt);
+
 	ui.snap_now = a->model.now_ns;
 	ui.paused = true;
 	return;
@@ -263,7 +319,7 @@ nomem:
 	snprintf(a->warning, sizeof(a->warning), "out of memory: cannot pause");
 }
 
-/* Keep the cursor on the flow (by conntrack id) or process (by pid) it was on. */
+/* Keep the cursor on the flow (by conntrack id), process (by pid) or container it was on. */
 static void follow_selection(struct app *a)
 {
 	size_t n = nflows(a), cur = ui.cur[TAB_FLOWS], found = (size_t)-1;
@@ -302,6 +358,23 @@ static void follow_selection(struct app *a)
 		ui.cur[TAB_PROCS] = n ? n - 1 : 0;
 	if (n)
 		ui.sel_pid = proc_at(a, ui.cur[TAB_PROCS])->pid;
+
+	n = nconts(a);
+	cur = ui.cur[TAB_CONTS];
+	found = (size_t)-1;
+	if (n && ui.follow[TAB_CONTS]) {
+		if (cur < n && !strcmp(cont_at(a, cur)->label, ui.sel_cont))
+			found = cur;
+		for (size_t i = 0; i < n && found == (size_t)-1; i++)
+			if (!strcmp(cont_at(a, i)->label, ui.sel_cont))
+				found = i;
+		if (found != (size_t)-1)
+			ui.cur[TAB_CONTS] = found;
+	}
+	if (ui.cur[TAB_CONTS] >= n)
+		ui.cur[TAB_CONTS] = n ? n - 1 : 0;
+	if (n)
+		memcpy(ui.sel_cont, cont_at(a, ui.cur[TAB_CONTS])->label, sizeof(ui.sel_cont));
 }
 
 /* ---- text output: UTF-8 aware, clipped to the screen ---- */
@@ -464,7 +537,7 @@ static void place(struct col *c, int n)
 static int layout_full(struct col *c, int n, int need)
 {
 	for (int i = 0; i < n; i++) {
-		c[i].on = true;
+		c[i].on = !c[i].hide;
 		c[i].w = c[i].pref;
 		if (c[i].flex && need > c[i].w)
 			c[i].w = need;
@@ -484,7 +557,7 @@ static void layout_fit(struct col *c, int n, int width, int need, int sort_col)
 	short maxgrow = 0;
 
 	for (int i = 0; i < n; i++) {
-		c[i].on = true;
+		c[i].on = !c[i].hide;
 		c[i].w = c[i].min;
 		if (c[i].flex)
 			flex = i;
@@ -728,6 +801,15 @@ static void flow_cells(const struct app *a, const struct model *m, const struct 
 		fmt_sanitize(c[F_PROG], CELL, f->owner.comm, FLOW_COMM_LEN);
 	else
 		snprintf(c[F_PROG], CELL, "-");
+	if (!fcols[F_CONT].hide) {
+		const char *cl = model_container(m, f->owner.cgroup_id);
+
+		/* labels come from directory names: anyone may make one */
+		if (cl[0])
+			fmt_sanitize(c[F_CONT], CELL, cl, CONTAINER_LABEL_LEN);
+		else
+			snprintf(c[F_CONT], CELL, "-");
+	}
 	proto_text(c[F_PROTO], CELL, f);
 	st = state_name(f->orig.proto, f->state);
 	snprintf(c[F_STATE], CELL, "%s", st ? st : "-");
@@ -806,7 +888,8 @@ static void draw_empty(struct app *a, int y0, int h, int width)
 	char buf[256], cmd[256], lbl[sizeof(a->netns_label)];
 	size_t total = a->model.ft ? ft_count(a->model.ft) : 0;
 	/* what the model's view holds before the UI's own 'a' filter */
-	size_t built = ui.tab == TAB_FLOWS ? a->model.nrows : a->model.nprocs;
+	size_t built = ui.tab == TAB_FLOWS ? a->model.nrows :
+		       ui.tab == TAB_PROCS ? a->model.nprocs : a->model.nconts;
 	int n = 0;
 
 	if (!a->model.first_dump_done && !total) {
@@ -832,7 +915,8 @@ static void draw_empty(struct app *a, int y0, int h, int width)
 		msg[n++] = "No flows tracked yet.";
 	} else if (ui.active_only && built) {
 		msg[n++] = ui.tab == TAB_FLOWS ? "No flow has a non-zero rate now." :
-						 "No process has a non-zero rate now.";
+			   ui.tab == TAB_PROCS ? "No process has a non-zero rate now." :
+						 "No container has a non-zero rate now.";
 		msg[n++] = "Press a to show them all.";
 	} else if (a->view.filter[0]) {
 		char flt[sizeof(a->view.filter)];
@@ -841,6 +925,13 @@ static void draw_empty(struct app *a, int y0, int h, int width)
 		snprintf(buf, sizeof(buf), "The filter \"%s\" matches nothing.", flt);
 		msg[n++] = buf;
 		msg[n++] = "Press / and Enter on an empty line (or Esc) to clear it.";
+	} else if (a->view.container[0]) {
+		char ctr[sizeof(a->view.container)];
+
+		fmt_sanitize(ctr, sizeof(ctr), a->view.container, sizeof(a->view.container));
+		snprintf(buf, sizeof(buf), "No flow of a container matching \"%s\".", ctr);
+		msg[n++] = buf;
+		msg[n++] = "Press Esc to clear the filters.";
 	} else if ((a->view.show & SHOW_FAMILIES) != SHOW_FAMILIES ||
 		   (a->view.show & SHOW_PROTOS) != SHOW_PROTOS) {
 		msg[n++] = "The protocol toggles hide every flow.";
@@ -897,6 +988,16 @@ static int sort_col_procs(enum sort_key k)
 	}
 }
 
+static int sort_col_conts(enum sort_key k)
+{
+	switch (k) {
+	case SORT_RATE: return C_TX;
+	case SORT_BYTES: return C_SENT;
+	case SORT_PROCESS: return C_NAME;
+	default: return C_FLOWS;	/* by flow count, as for processes */
+	}
+}
+
 static void draw_flows(struct app *a, int y0, int h, int width)
 {
 	struct model mm;
@@ -910,6 +1011,8 @@ static void draw_flows(struct app *a, int y0, int h, int width)
 		mm.now_ns = ui.snap_now;
 		m = &mm;
 	}
+	/* an 80- or 100-column screen has no room to spare for it */
+	fcols[F_CONT].hide = width < CONT_COL_WIDTH;
 	page = (size_t)h / per;
 	if (!page)
 		page = 1;
@@ -1036,6 +1139,80 @@ static void draw_procs(struct app *a, int y0, int h, int width)
 		draw_empty(a, y0, h, width);
 }
 
+/* "192.0.2.1:443", "[2001:db8::1]:443", or the address alone for protocols without ports. */
+static void dest_text(char *dst, size_t len, const struct cont_agg *c)
+{
+	char x[FMT_ADDR_LEN];
+
+	if (!c->top_family) {
+		snprintf(dst, len, "-");
+		return;
+	}
+	fmt_addr(x, sizeof(x), c->top_family, c->top_dst);
+	if (!has_ports(c->top_proto))
+		snprintf(dst, len, "%s", x);
+	else if (c->top_family == AF_INET6)
+		snprintf(dst, len, "[%s]:%u", x, c->top_dport);
+	else
+		snprintf(dst, len, "%s:%u", x, c->top_dport);
+}
+
+static void cont_cells(const struct app *a, const struct cont_agg *ca, struct line_cells *l)
+{
+	char (*c)[CELL] = l->c;
+
+	/* "-": the host's own flows, forwarded ones, and cgroups that are no container */
+	if (ca->label[0])
+		fmt_sanitize(c[C_NAME], CELL, ca->label, sizeof(ca->label));
+	else
+		snprintf(c[C_NAME], CELL, "-");
+	snprintf(c[C_FLOWS], CELL, "%u", ca->flows);
+	fmt_bytes(c[C_SENT], CELL, ca->orig_bytes);
+	fmt_bytes(c[C_RECV], CELL, ca->reply_bytes);
+	fmt_rate(c[C_TX], CELL, ca->rate_orig, a->opts.bits);
+	fmt_rate(c[C_RX], CELL, ca->rate_reply, a->opts.bits);
+	dest_text(c[C_DEST], CELL, ca);
+	l->attr = ca->label[0] ? A_NORMAL : A_DIM;
+}
+
+static void draw_conts(struct app *a, int y0, int h, int width)
+{
+	size_t n = nconts(a), page = h > 0 ? (size_t)h : 1, vis;
+	int need = 0, scol = sort_col_conts(a->view.sort);
+
+	fix_top(TAB_CONTS, n, page);
+	vis = n - ui.top[TAB_CONTS] < page ? n - ui.top[TAB_CONTS] : page;
+	if (!lines_room(vis))
+		return;
+	for (size_t i = 0; i < vis; i++) {
+		size_t idx = ui.top[TAB_CONTS] + i;
+		struct line_cells *l = &ui.lines[i];
+
+		cont_cells(a, cont_at(a, idx), l);
+		l->sel = idx == ui.cur[TAB_CONTS];
+		if (text_width(l->c[C_NAME]) > need)
+			need = text_width(l->c[C_NAME]);
+	}
+	ui.more = layout(ccols, C_N, width, need, scol);
+	draw_titles(y0 - 1, ccols, C_N, scol);
+	for (size_t i = 0; i < vis; i++) {
+		struct line_cells *l = &ui.lines[i];
+		int y = y0 + (int)i;
+		attr_t at = l->attr | (l->sel ? A_REVERSE : 0);
+
+		if (l->sel) {
+			attrset(A_REVERSE);
+			mvhline(y, 0, ' ' | A_REVERSE, width);
+			attrset(A_NORMAL);
+		}
+		for (int c = 0; c < C_N; c++)
+			if (ccols[c].on)
+				put_cell(y, &ccols[c], l->c[c], at);
+	}
+	if (!n)
+		draw_empty(a, y0, h, width);
+}
+
 static const char *sort_label(const struct app *a)
 {
 	static const char *const names[SORT_MAX] = {
@@ -1044,8 +1221,10 @@ static const char *sort_label(const struct app *a)
 	};
 	enum sort_key k = a->view.sort;
 
-	if (ui.tab == TAB_PROCS && (k == SORT_AGE || k == SORT_DEST || k == SORT_PROTO))
+	if (ui.tab != TAB_FLOWS && (k == SORT_AGE || k == SORT_DEST || k == SORT_PROTO))
 		return "flows";
+	if (ui.tab == TAB_CONTS && k == SORT_PROCESS)
+		return "name";
 	return k < SORT_MAX ? names[k] : "?";
 }
 
@@ -1054,7 +1233,7 @@ static bool sort_desc(const struct app *a)
 {
 	enum sort_key k = a->view.sort;
 	bool numeric = k == SORT_RATE || k == SORT_BYTES || k == SORT_AGE ||
-		       (ui.tab == TAB_PROCS && k != SORT_PROCESS);
+		       (ui.tab != TAB_FLOWS && k != SORT_PROCESS);
 
 	return numeric != a->view.reverse;
 }
@@ -1110,6 +1289,9 @@ static void draw_header(struct app *a)
 	put_clip(1, x, ui.tab == TAB_PROCS ? "[Processes]" : " Processes ",
 		 ui.tab == TAB_PROCS ? A_REVERSE | A_BOLD : A_NORMAL);
 	x += 13;
+	put_clip(1, x, ui.tab == TAB_CONTS ? "[Containers]" : " Containers ",
+		 ui.tab == TAB_CONTS ? A_REVERSE | A_BOLD : A_NORMAL);
+	x += 14;
 	if (ui.paused)
 		seg(1, &x, "PAUSED", A_REVERSE | A_BOLD | cp(CP_WARN));
 	snprintf(buf, sizeof(buf), "sort %s %s", sort_label(a), sort_desc(a) ? "desc" : "asc");
@@ -1119,6 +1301,13 @@ static void draw_header(struct app *a)
 
 		fmt_sanitize(flt, sizeof(flt), a->view.filter, sizeof(a->view.filter));
 		snprintf(buf, sizeof(buf), "filter \"%s\"", flt);
+		seg(1, &x, buf, A_BOLD);
+	}
+	if (a->view.container[0]) {
+		char ctr[sizeof(a->view.container)];
+
+		fmt_sanitize(ctr, sizeof(ctr), a->view.container, sizeof(a->view.container));
+		snprintf(buf, sizeof(buf), "container \"%s\"", ctr);
 		seg(1, &x, buf, A_BOLD);
 	}
 	for (size_t i = 0; i < sizeof(toggles) / sizeof(toggles[0]); i++) {
@@ -1183,14 +1372,14 @@ static void draw_status(struct app *a, int y, int width)
 
 static const char *const help_lines[][2] = {
 	{ "", "Keys" },
-	{ "Tab S-Tab", "next / previous tab" },
+	{ "Tab S-Tab", "tabs: Flows, Processes, Containers" },
 	{ "Up Down k j u d", "move the cursor" },
 	{ "PgUp PgDn", "page up / down" },
 	{ "Home End g G", "first / last row" },
 	{ "Left Right h l", "scroll sideways" },
-	{ "Enter", "Processes: its flows" },
+	{ "Enter", "Processes, Containers: its flows" },
 	{ "/", "filter (text or pid:N)" },
-	{ "Esc", "clear the filter" },
+	{ "Esc", "clear the filters" },
 	{ "o > <", "next / previous sort" },
 	{ "r", "reverse the sort" },
 	{ "a", "only flows with traffic" },
@@ -1213,6 +1402,7 @@ static const char *const help_lines[][2] = {
 	{ "-", "no counters (acct off)" },
 	{ "x/y", "original / reply side" },
 	{ "K M G", "x1000, x1e6, x1e9" },
+	{ "- container", "host: no container" },
 };
 
 static void draw_help(struct app *a, int width, int height)
@@ -1275,8 +1465,10 @@ static void draw(struct app *a)
 	draw_header(a);
 	if (ui.tab == TAB_FLOWS)
 		draw_flows(a, HDR_LINES, h - HDR_LINES - 1, w);
-	else
+	else if (ui.tab == TAB_PROCS)
 		draw_procs(a, HDR_LINES, h - HDR_LINES - 1, w);
+	else
+		draw_conts(a, HDR_LINES, h - HDR_LINES - 1, w);
 	draw_status(a, h - 1, w);
 	refresh();
 }
@@ -1306,8 +1498,10 @@ static void move_to(struct app *a, long long pos)
 	ui.follow[ui.tab] = pos > 0;
 	if (ui.tab == TAB_FLOWS)
 		ui.sel_id = flow_at(a, (size_t)pos)->id;
-	else
+	else if (ui.tab == TAB_PROCS)
 		ui.sel_pid = proc_at(a, (size_t)pos)->pid;
+	else
+		memcpy(ui.sel_cont, cont_at(a, (size_t)pos)->label, sizeof(ui.sel_cont));
 }
 
 static void move_by(struct app *a, long long d)
@@ -1499,8 +1693,9 @@ static bool handle_key(struct app *a, int k)
 		ui.pbuf[0] = '\0';
 		break;
 	case 27:
-		if (!a->view.filter[0])
+		if (!a->view.filter[0] && !a->view.container[0])
 			return false;
+		a->view.container[0] = '\0';
 		set_filter(a, "");
 		break;
 	case '\r':
@@ -1513,6 +1708,17 @@ static bool handle_key(struct app *a, int k)
 			ui.tab = TAB_FLOWS;
 			ui.hoff = 0;
 			set_filter(a, f);
+			break;
+		}
+		if (ui.tab == TAB_CONTS && nconts(a)) {
+			const char *l = cont_at(a, ui.cur[TAB_CONTS])->label;
+
+			/* "-" stands for the flows of no container */
+			snprintf(a->view.container, sizeof(a->view.container), "%s",
+				 l[0] ? l : "-");
+			ui.tab = TAB_FLOWS;
+			ui.hoff = 0;
+			view_changed(true);
 			break;
 		}
 		return false;
@@ -1575,6 +1781,9 @@ int ui_init(struct app *a, char *err, size_t len)
 	}
 	ui.tab = TAB_FLOWS;
 	ui.dirty = true;
+	/* main copies --filter into the view; --container is taken here */
+	if (!a->view.container[0])
+		snprintf(a->view.container, sizeof(a->view.container), "%s", a->opts.container);
 	draw(a);
 	return 0;
 }
@@ -1588,16 +1797,21 @@ void ui_fini(void)
 	}
 	free(ui.act);
 	free(ui.pact);
+	free(ui.cact);
 	free(ui.snap);
 	free(ui.psnap);
+	free(ui.csnap);
 	free(ui.lines);
 	ui.act = NULL;
 	ui.pact = NULL;
+	ui.cact = NULL;
 	ui.snap = NULL;
 	ui.psnap = NULL;
+	ui.csnap = NULL;
 	ui.lines = NULL;
-	ui.act_cap = ui.pact_cap = ui.snap_cap = ui.psnap_cap = ui.lines_cap = 0;
-	ui.nact = ui.npact = ui.nsnap = ui.npsnap = 0;
+	ui.act_cap = ui.pact_cap = ui.cact_cap = ui.snap_cap = ui.psnap_cap = ui.csnap_cap = 0;
+	ui.lines_cap = 0;
+	ui.nact = ui.npact = ui.ncact = ui.nsnap = ui.npsnap = ui.ncsnap = 0;
 	ui.paused = false;
 }
 

@@ -17,7 +17,7 @@ cols=100
 lines=30
 failed=0
 checks="header flow-row sort-key toggle-tcp filter-hides filter-nothing help-open help-close
-	processes-tab resize-40x12 resize-1x1 resize-back quit-status terminal-restored
+	processes-tab containers-tab resize-40x12 resize-1x1 resize-back quit-status terminal-restored
 	sysctl-restored"
 
 pass() { echo "PASS $1"; }
@@ -236,6 +236,14 @@ elif wait_for '\[Processes\]' 25 && wait_for '^ +[0-9]+ python[0-9.]* ' 25; then
 	pass processes-tab
 else
 	fail processes-tab "Tab did not show a python3 row in Processes: $(lines_of 2,5p)"
+fi
+keys Tab
+if ! alive containers-tab; then
+	:
+elif wait_for '\[Containers\]' 25 && wait_for '^ *CONTAINER +FLOWS ' 25; then
+	pass containers-tab
+else
+	fail containers-tab "a second Tab did not show the Containers tab: $(lines_of 2,5p)"
 fi
 keys Tab
 running && wait_for '\[Flows\]' 25

@@ -1,5 +1,8 @@
-/* objs: model flow_table fmt */
-/* test_model.c - the model: events, dumps, mark and sweep, rates, views, process aggregates. */
+/* objs: model flow_table fmt cgroup container */
+/*
+ * test_model.c - the model: events, dumps, mark and sweep, rates, views, process and
+ * container aggregates.
+ */
 #include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -377,6 +380,143 @@ static void test_sort_keys_total(void **state)
 	model_fini(&m);
 }
 
+#define DOCKER_ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+/* cgroup ids -> paths, standing in for the cgroup hierarchy; counts the lookups. */
+static int path_calls;
+
+static const char *fake_path(__u64 id)
+{
+	path_calls++;
+	switch (id) {
+	case 1001: return "/system.slice/docker-" DOCKER_ID ".scope";
+	case 1005: return "/system.slice/docker-" DOCKER_ID ".scope/init";
+	case 1002: return "/system.slice/nginx.service";
+	case 1003: return "/some/layout/nobody/knows";
+	default: return NULL;	/* not (yet) in the hierarchy */
+	}
+}
+
+static const struct cont_agg *cont_find(const struct model *m, const char *label)
+{
+	for (size_t i = 0; i < m->nconts; i++)
+		if (!strcmp(m->conts[i].label, label))
+			return &m->conts[i];
+	return NULL;
+}
+
+static void add_owned(struct model *m, __u32 id, const char *dst, __u16 dport, __u64 cg,
+		      __u64 ob, __u64 rb)
+{
+	struct ct_msg a = msg(CT_MSG_NEW, id, "10.0.0.1", dst, (__u16)(30000 + id), dport,
+			      IPPROTO_TCP);
+	struct flow *f;
+
+	counters(&a, ob, rb);
+	model_apply(m, &a);
+	f = ft_find_id(m->ft, 99, id);
+	assert_non_null(f);
+	f->owner.pid = 500 + id;
+	f->owner.cgroup_id = cg;
+}
+
+static void test_containers(void **state)
+{
+	const char *(*saved)(__u64) = model_cgroup_path;
+	struct view_opts vo = { .show = SHOW_FAMILIES | SHOW_PROTOS, .sort = SORT_BYTES };
+	const struct cont_agg *c;
+	struct model m;
+	int calls;
+
+	(void)state;
+	model_cgroup_path = fake_path;
+	path_calls = 0;
+	setup_model(&m);
+	m.attr = NULL;
+	add_owned(&m, 1, "192.0.2.1", 443, 1001, 100, 900);
+	add_owned(&m, 2, "192.0.2.2", 8080, 1001, 5000, 70000);	/* the top destination */
+	add_owned(&m, 3, "192.0.2.3", 53, 1005, 10, 10);	/* same container, sub-cgroup */
+	add_owned(&m, 4, "10.0.0.1", 80, 1002, 300, 4000);		/* nginx accepted it */
+	ft_find_id(m.ft, 99, 4)->flags |= FLOW_F_INBOUND;
+	add_owned(&m, 5, "192.0.2.5", 22, 0, 1, 2);			/* unattributed */
+	add_owned(&m, 6, "192.0.2.6", 22, 1003, 3, 4);			/* unknown layout */
+	add_owned(&m, 7, "192.0.2.7", 22, 1004, 5, 6);			/* no such cgroup */
+	ft_find_id(m.ft, 99, 7)->flags |= FLOW_F_GONE;
+
+	model_view_build(&m, &vo);
+	assert_int_equal(m.nrows, 7);
+	assert_int_equal(m.nconts, 3);
+	assert_string_equal(model_container(&m, 1001), "docker:0123456789ab");
+	assert_string_equal(model_container(&m, 1003), "");
+	assert_string_equal(model_container(&m, 0), "");
+
+	c = cont_find(&m, "docker:0123456789ab");
+	assert_non_null(c);
+	assert_int_equal(c->flows, 3);
+	assert_int_equal(c->orig_bytes, 5110);
+	assert_int_equal(c->reply_bytes, 70910);
+	assert_int_equal(c->top_dport, 8080);
+	assert_memory_equal(c->top_dst, ((__u8[]){ 192, 0, 2, 2 }), 4);
+	assert_int_equal(c->top_family, AF_INET);
+
+	/* inbound: what nginx sent is the reply direction, like the Processes tab */
+	c = cont_find(&m, "nginx.service");
+	assert_non_null(c);
+	assert_int_equal(c->flows, 1);
+	assert_int_equal(c->orig_bytes, 4000);
+	assert_int_equal(c->reply_bytes, 300);
+
+	/* no cgroup, an unknown layout, an unknown id: the host group; closed flows not counted */
+	c = cont_find(&m, "");
+	assert_non_null(c);
+	assert_int_equal(c->flows, 2);
+	assert_int_equal(c->orig_bytes, 9);
+
+	/* sorted by bytes: docker, nginx, host */
+	assert_string_equal(m.conts[0].label, "docker:0123456789ab");
+	assert_string_equal(m.conts[2].label, "");
+	/* by name: the host group last */
+	vo.sort = SORT_PROCESS;
+	model_view_build(&m, &vo);
+	assert_string_equal(m.conts[0].label, "docker:0123456789ab");
+	assert_string_equal(m.conts[1].label, "nginx.service");
+	assert_string_equal(m.conts[2].label, "");
+
+	/* each id's path was looked up once; rebuilds hit the cache */
+	calls = path_calls;
+	assert_int_equal(calls, 5);
+	model_view_build(&m, &vo);
+	model_view_build(&m, &vo);
+	assert_int_equal(path_calls, calls);
+
+	/* the container filter: substring, any case; "-" for the flows of no container */
+	snprintf(vo.container, sizeof(vo.container), "docker:0123");
+	model_view_build(&m, &vo);
+	assert_int_equal(m.nrows, 3);
+	assert_int_equal(m.nconts, 1);
+	snprintf(vo.container, sizeof(vo.container), "NGINX");
+	model_view_build(&m, &vo);
+	assert_int_equal(m.nrows, 1);
+	assert_int_equal(m.rows[0]->id, 4);
+	snprintf(vo.container, sizeof(vo.container), "-");
+	model_view_build(&m, &vo);
+	assert_int_equal(m.nrows, 3);
+	assert_string_equal(m.conts[0].label, "");
+	snprintf(vo.container, sizeof(vo.container), "podman");
+	model_view_build(&m, &vo);
+	assert_int_equal(m.nrows, 0);
+	assert_int_equal(m.nconts, 0);
+	/* with the text filter: both must match */
+	snprintf(vo.container, sizeof(vo.container), "docker");
+	snprintf(vo.filter, sizeof(vo.filter), "8080");
+	model_view_build(&m, &vo);
+	assert_int_equal(m.nrows, 1);
+	assert_int_equal(m.rows[0]->id, 2);
+
+	model_fini(&m);
+	model_cgroup_path = saved;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,6 +527,7 @@ int main(void)
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_view_filter_sort_procs),
 		cmocka_unit_test(test_sort_keys_total),
+		cmocka_unit_test(test_containers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

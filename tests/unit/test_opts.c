@@ -72,6 +72,29 @@ static void test_output_modes(void **state)
 	assert_true(o.reverse);
 }
 
+static void test_container(void **state)
+{
+	struct opts o;
+	char err[256], big[80];
+
+	(void)state;
+	assert_int_equal(parse(&o, err, NULL, NULL, NULL), 0);
+	assert_string_equal(o.container, "");
+	assert_int_equal(parse(&o, err, "--container", "docker:0123456789ab", NULL), 0);
+	assert_string_equal(o.container, "docker:0123456789ab");
+	assert_int_equal(parse(&o, err, "--container=-", "--batch", NULL), 0);
+	assert_string_equal(o.container, "-");
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	assert_int_equal(parse(&o, err, "--container", big, NULL), -1);
+	assert_string_equal(err, "--container text is too long (max 63)");
+	assert_int_equal(parse(&o, err, "--container", "", NULL), -1);
+	assert_null(strchr(err, '\n'));
+	assert_int_equal(parse(&o, err, "--container", NULL, NULL), -1);
+	assert_string_equal(err, "option '--container' needs a value");
+}
+
 static void test_bad(void **state)
 {
 	struct opts o;
@@ -106,6 +129,7 @@ int main(void)
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_original_flags),
 		cmocka_unit_test(test_output_modes),
+		cmocka_unit_test(test_container),
 		cmocka_unit_test(test_bad),
 	};
 
