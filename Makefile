@@ -41,7 +41,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test test-unit test-integration install uninstall clean asan bench
+.PHONY: all deps run test test-unit test-integration test-kernels fuzz install uninstall clean \
+	asan bench
 
 all: $(BUILD)/flowtop
 
@@ -108,6 +109,10 @@ test-integration: $(BUILD)/flowtop
 
 $(BUILD)/flowgen: tools/flowgen.c | $(BUILD)/.deps-ok
 	$(Q)$(CC) $(CFLAGS) $(WARN) -o $@ $<
+
+# The same attribution scenario on Debian's 6.1 and 6.12 kernels under QEMU and on this one.
+test-kernels: $(BUILD)/flowtop
+	$(Q)tools/kernel-matrix $(BUILD)
 
 # Benchmarks print each figure beside its baseline from the same run.
 bench: $(BUILD)/flowtop $(BUILD)/flowgen

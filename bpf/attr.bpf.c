@@ -70,15 +70,19 @@ static __always_inline void count(__u32 idx)
 static __always_inline void owner_current(struct attr_owner *o, __u64 cookie)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	__u64 id = bpf_get_current_pid_tgid();
 
-	o->tgid = id >> 32;
-	o->tid = (__u32)id;
-	o->uid = (__u32)bpf_get_current_uid_gid();
-	o->cgroup_id = bpf_get_current_cgroup_id();
+	/*
+	 * Read from the task rather than through bpf_get_current_uid_gid,
+	 * _cgroup_id and _comm: netfilter and sockops programs may not call those
+	 * on 6.1 and 6.12 (the verifier refuses them there; 6.18 allows them).
+	 */
+	o->tgid = BPF_CORE_READ(t, tgid);
+	o->tid = BPF_CORE_READ(t, pid);
+	o->uid = BPF_CORE_READ(t, cred, uid.val);
+	o->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
 	o->cookie = cookie;
 	o->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
-	bpf_get_current_comm(o->comm, sizeof(o->comm));
+	bpf_probe_read_kernel_str(o->comm, sizeof(o->comm), &t->comm);
 }
 
 static __always_inline bool current_is_kthread(void)
