@@ -114,6 +114,11 @@ $(BUILD)/flowgen: tools/flowgen.c | $(BUILD)/.deps-ok
 test-kernels: $(BUILD)/flowtop
 	$(Q)tools/kernel-matrix $(BUILD)
 
+# libFuzzer targets for every parser of outside input (clang + libclang-rt); bounded in time.
+FUZZ_SECONDS ?= 20
+fuzz:
+	$(Q)tools/fuzz $(BUILD) $(FUZZ_SECONDS)
+
 # Benchmarks print each figure beside its baseline from the same run.
 bench: $(BUILD)/flowtop $(BUILD)/flowgen
 	tools/bench-attr $(BUILD)

@@ -454,6 +454,16 @@ bool ct_events_overran(struct ct_engine *ce)
 	return o;
 }
 
+/*
+ * A whole message at nlh within left bytes? Not mnl_nlmsg_ok(): it compares (int)nlmsg_len, so
+ * a length of 2 GiB or more passes as negative and mnl_nlmsg_next() jumps that far (or, for
+ * 0xfffffffd and up, aligns to 0 and stays put).
+ */
+static bool nlmsg_fits(const struct nlmsghdr *nlh, size_t left)
+{
+	return left >= sizeof(*nlh) && nlh->nlmsg_len >= sizeof(*nlh) && nlh->nlmsg_len <= left;
+}
+
 static void deliver(struct ct_engine *ce, const struct nlmsghdr *nlh, size_t len, bool dump)
 {
 	struct ct_msg m;
@@ -479,9 +489,12 @@ int ct_events_read(struct ct_engine *ce, int budget)
 	int done = 0;
 
 	while (done < budget) {
-		ssize_t n = recv(ct_event_fd(ce), ce->buf, CT_READ_BUF, MSG_DONTWAIT);
+		struct sockaddr_nl from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(ct_event_fd(ce), ce->buf, CT_READ_BUF, MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &flen);
 		const struct nlmsghdr *nlh;
-		int left;
+		size_t off;
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -500,9 +513,15 @@ int ct_events_read(struct ct_engine *ce, int budget)
 			}
 			return -errno;
 		}
-		left = (int)n;
-		for (nlh = (struct nlmsghdr *)ce->buf; mnl_nlmsg_ok(nlh, left);
-		     nlh = mnl_nlmsg_next(nlh, &left)) {
+		/* Only the kernel speaks conntrack: a process may send to our port id too. */
+		if (flen < sizeof(from) || from.nl_pid != 0) {
+			ce->st.parse_errors++;
+			continue;
+		}
+		for (off = 0; off < (size_t)n; off += NLMSG_ALIGN(nlh->nlmsg_len)) {
+			nlh = (const struct nlmsghdr *)(ce->buf + off);
+			if (!nlmsg_fits(nlh, (size_t)n - off))
+				break;
 			deliver(ce, nlh, nlh->nlmsg_len, false);
 			done++;
 		}
@@ -547,9 +566,8 @@ static int dump_walk(struct ct_engine *ce, int *budget)
 {
 	while (ce->pend_off < ce->pend_len && *budget > 0) {
 		const struct nlmsghdr *nlh = (void *)(ce->buf + ce->pend_off);
-		int left = (int)(ce->pend_len - ce->pend_off);
 
-		if (!mnl_nlmsg_ok(nlh, left)) {
+		if (!nlmsg_fits(nlh, ce->pend_len - ce->pend_off)) {
 			ce->pend_len = 0;
 			ce->st.parse_errors++;
 			return 0;
@@ -566,6 +584,9 @@ static int dump_walk(struct ct_engine *ce, int *budget)
 
 			ce->pend_len = 0;
 			if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+				return -EINVAL;
+			/* a negative errno, or 0 for success; anything else is malformed */
+			if (e->error > 0 || e->error < -4095)
 				return -EINVAL;
 			return e->error ? e->error : 1;
 		}
@@ -591,7 +612,17 @@ int ct_dump_step(struct ct_engine *ce, int budget)
 			break;
 		if (budget <= 0 || ce->pend_len)
 			return 0;
-		n = recv(ct_dump_fd(ce), ce->buf, CT_READ_BUF, MSG_DONTWAIT);
+		{
+			struct sockaddr_nl from;
+			socklen_t flen = sizeof(from);
+
+			n = recvfrom(ct_dump_fd(ce), ce->buf, CT_READ_BUF, MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &flen);
+			if (n > 0 && (flen < sizeof(from) || from.nl_pid != 0)) {
+				ce->st.parse_errors++;	/* not from the kernel: ignore */
+				continue;
+			}
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
