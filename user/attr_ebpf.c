@@ -1,5 +1,6 @@
 /* attr_ebpf.c - eBPF attribution: probe ladder, load and attach, ring buffer, join with conntrack. */
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <fcntl.h>
@@ -74,6 +75,12 @@ struct port_ent {
 };
 
 #define PORT_BUCKETS 4096
+#define LOCAL_MAX 256
+
+struct local_addr {
+	__u8 addr[16];
+	__u8 family;
+};
 
 struct waiting {
 	__u32 netns;
@@ -100,6 +107,9 @@ struct ebpf {
 	size_t nwait, wait_cap;
 	struct attr_backend *fallback;
 	struct port_ent *ports[PORT_BUCKETS];
+	struct local_addr local[LOCAL_MAX];
+	size_t nlocal;
+	__u64 local_ns;
 	struct attr_ebpf_stats st;
 };
 
@@ -634,6 +644,54 @@ static void drain(struct ebpf *e)
 		ring_buffer__consume(e->rb);
 }
 
+/* Addresses of this namespace's interfaces, re-read at most once a second. */
+static void local_refresh(struct ebpf *e)
+{
+	struct ifaddrs *ifa, *i;
+	__u64 now = model_clock();
+
+	if (e->local_ns && now - e->local_ns < 1000000000ULL)
+		return;
+	e->local_ns = now;
+	if (getifaddrs(&ifa) < 0)
+		return;
+	e->nlocal = 0;
+	for (i = ifa; i && e->nlocal < LOCAL_MAX; i = i->ifa_next) {
+		struct local_addr *l = &e->local[e->nlocal];
+
+		if (!i->ifa_addr)
+			continue;
+		memset(l, 0, sizeof(*l));
+		if (i->ifa_addr->sa_family == AF_INET) {
+			l->family = AF_INET;
+			memcpy(l->addr, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			l->family = AF_INET6;
+			memcpy(l->addr, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
+		} else {
+			continue;
+		}
+		e->nlocal++;
+	}
+	freeifaddrs(ifa);
+}
+
+static bool addr_local(struct ebpf *e, __u8 family, const __u8 *addr)
+{
+	static const __u8 v6_loop[16] = { [15] = 1 };
+
+	if (family == AF_INET && addr[0] == 127)
+		return true;
+	if (family == AF_INET6 && !memcmp(addr, v6_loop, 16))
+		return true;
+	local_refresh(e);
+	for (size_t i = 0; i < e->nlocal; i++)
+		if (e->local[i].family == family &&
+		    !memcmp(e->local[i].addr, addr, family == AF_INET ? 4 : 16))
+			return true;
+	return false;
+}
+
 static void eb_pending(struct attr_backend *b, struct flow *f)
 {
 	struct ebpf *e = b->priv;
@@ -701,13 +759,25 @@ static void eb_tick(struct attr_backend *b)
 				continue;
 			}
 		}
-		if (now < w->deadline_ns) {
+		/*
+		 * A record is written before conntrack announces its flow, and the ring
+		 * was drained above: only a locally sent flow can still expect one (its
+		 * reader lagging). Inbound flows to older listeners go on at once.
+		 */
+		if (now < w->deadline_ns && addr_local(e, f->orig.family, f->orig.src)) {
 			e->wait[keep++] = *w;
 			continue;
 		}
-		/* Forwarded flows have no local owner; others lost their record. */
+		/*
+		 * No record and no known port owner. A flow that neither starts nor ends
+		 * on a local address passes through (a router's traffic): nobody here
+		 * owns it, and asking sock_diag for each would cost a dump per tick.
+		 * The rest (a listener older than flowtop, a record lost to a full
+		 * ring) get the fallback.
+		 */
 		e->st.flows_unmatched++;
-		if (e->fallback)
+		if (e->fallback && (addr_local(e, f->orig.family, f->orig.src) ||
+				    addr_local(e, f->reply.family, f->reply.src)))
 			e->fallback->pending(e->fallback, f);
 	}
 	e->nwait = keep;
