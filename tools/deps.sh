@@ -4,7 +4,7 @@
 #   tools/deps.sh test    what building and the test suite need
 set -e
 
-BUILD_PKGS="build-essential pkg-config libmnl-dev libncurses-dev linux-libc-dev clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev"
+BUILD_PKGS="build-essential pkg-config libmnl-dev libncurses-dev linux-libc-dev clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmaxminddb-dev"
 TEST_PKGS="$BUILD_PKGS libcmocka-dev libclang-rt-14-dev conntrack iproute2 iptables nftables tmux python3 procps socat iputils-ping util-linux qemu-system-x86 busybox-static kmod xz-utils"
 
 want=${1:-build}
@@ -22,12 +22,12 @@ missing() {
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	# Not Debian: check the libraries through pkg-config and name what is needed.
-	if pkg-config --exists libmnl ncursesw libbpf 2>/dev/null && command -v clang >/dev/null &&
+	if pkg-config --exists libmnl ncursesw libbpf libmaxminddb 2>/dev/null && command -v clang >/dev/null &&
 		command -v bpftool >/dev/null; then
 		exit 0
 	fi
 	echo "flowtop needs: a C compiler, make, pkg-config, libmnl, ncursesw (wide-character" >&2
-	echo "ncurses), libbpf, clang (BPF target), bpftool and the Linux UAPI headers; the tests also need cmocka, conntrack-tools," >&2
+	echo "ncurses), libbpf, libmaxminddb, clang (BPF target), bpftool and the Linux UAPI headers; the tests also need cmocka, conntrack-tools," >&2
 	echo "iproute2, iptables, nftables, tmux, python3, socat. Install them with your package manager." >&2
 	exit 1
 fi

@@ -22,6 +22,7 @@
 #include "attr.h"
 #include "attr_ebpf.h"
 #include "cgroup.h"
+#include "geoip.h"
 #include "output.h"
 #include "services.h"
 #include "sysctl.h"
@@ -189,6 +190,31 @@ static void services_warn(const char *msg)
 		snprintf(app.warning, sizeof(app.warning), "%s", msg);
 	else
 		fprintf(stderr, "flowtop: warning: %s\n", msg);
+}
+
+/*
+ * GeoIP databases: --geoip-db paths first, then the locations in geoip.conf
+ * (user's /etc/flowtop one, else the shipped one). Missing: say so once.
+ */
+static void open_geoip(struct app *a, const char **dirs)
+{
+	char conf[PATH_MAX] = "";
+	int n;
+
+	snprintf(conf, sizeof(conf), "%s/geoip.conf", FLOWTOP_SYSCONFDIR);
+	if (access(conf, R_OK) != 0)
+		snprintf(conf, sizeof(conf), "%s/geoip.conf", dirs[0]);
+	n = geoip_open(a->opts.geoip_db, a->opts.n_geoip_db ? NULL : conf, services_warn);
+	if (n <= 0) {
+		const char *msg = "no GeoIP database found: locations are not shown (see flowtop -u)";
+
+		/* Said once: on the status line, or in the JSON summary ("geoip":false);
+		 * on stderr only when the user named databases that did not open. */
+		if (!a->warning[0])
+			snprintf(a->warning, sizeof(a->warning), "%s", msg);
+		if (a->opts.out != OUT_UI && a->opts.n_geoip_db)
+			fprintf(stderr, "flowtop: warning: %s\n", msg);
+	}
 }
 
 static void on_ct(void *ctx, const struct ct_msg *m)
@@ -587,6 +613,8 @@ int main(int argc, char **argv)
 
 	conf_dirs(dirs, local_conf, sizeof(local_conf));
 	services_load(dirs, services_warn);
+	if (!app.opts.no_geoip)
+		open_geoip(&app, dirs);
 
 	if (model_init(&app.model, netns_inode()) < 0) {
 		die_line("%s", "out of memory");
@@ -638,6 +666,7 @@ out:
 	ct_close(app.ct);
 	model_fini(&app.model);
 	services_free();
+	geoip_close();
 	cgroup_free();
 	sysctl_restore();
 	if (fflush(stdout) != 0 && ret == 0 && app.opts.out != OUT_UI)

@@ -27,6 +27,7 @@ enum {
 	OPT_RING,
 	OPT_RUNG,
 	OPT_CONTAINER,
+	OPT_GEOIP_DB,
 };
 
 static const struct option long_opts[] = {
@@ -62,6 +63,7 @@ static const struct option long_opts[] = {
 	{ "ring-size", required_argument, NULL, OPT_RING },
 	{ "rung-limit", required_argument, NULL, OPT_RUNG },
 	{ "container", required_argument, NULL, OPT_CONTAINER },
+	{ "geoip-db", required_argument, NULL, OPT_GEOIP_DB },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -100,6 +102,8 @@ void opts_usage(FILE *out)
 		"  -b, --bits            rates in bits per second instead of bytes\n"
 		"  -n, --no-dns          no reverse DNS lookups (numeric addresses)\n"
 		"  -G, --no-geoip        no GeoIP lookups\n"
+		"      --geoip-db PATH   a GeoIP2/GeoLite2 .mmdb file or a directory of them\n"
+		"                        (repeatable; default: the locations in geoip.conf)\n"
 		"  -t, --interval SECS   refresh interval in seconds (default 1, fractions allowed)\n"
 		"      --sort KEY        rate, bytes, age, process, dest or proto (default rate)\n"
 		"      --reverse         reverse the sort order\n"
@@ -263,6 +267,13 @@ int opts_parse(int argc, char **argv, struct opts *o, char *err, size_t errlen)
 				return -1;
 			}
 			snprintf(o->filter, sizeof(o->filter), "%s", optarg);
+			break;
+		case OPT_GEOIP_DB:
+			if (o->n_geoip_db >= OPTS_GEOIP_MAX) {
+				snprintf(err, errlen, "at most %d --geoip-db options", OPTS_GEOIP_MAX);
+				return -1;
+			}
+			o->geoip_db[o->n_geoip_db++] = optarg;
 			break;
 		case OPT_CONTAINER:
 			if (!*optarg) {

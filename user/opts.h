@@ -42,6 +42,9 @@ struct opts {
 	bool reverse;
 	char filter[128];
 	char container[64];		/* --container: label substring, "-" = none */
+#define OPTS_GEOIP_MAX 8
+	const char *geoip_db[OPTS_GEOIP_MAX + 1];	/* --geoip-db PATH (repeatable), NULL-ended */
+	int n_geoip_db;
 };
 
 /*

@@ -10,6 +10,7 @@
 #include "attr_ebpf.h"
 #include "cgroup.h"
 #include "container.h"
+#include "geoip.h"
 #include "fmt.h"
 #include "output.h"
 #include "services.h"
@@ -116,6 +117,39 @@ static void json_double(FILE *out, const char *key, double v)
 		fprintf(out, ",\"%s\":null", key);
 }
 
+/* Location of an address: null without databases; private ranges are named, not looked up. */
+static void json_geo(FILE *out, const char *key, __u8 family, const __u8 *addr)
+{
+	struct geo_info g;
+
+	if (!geoip_available()) {
+		fprintf(out, ",\"%s\":null", key);
+		return;
+	}
+	if (geoip_lookup(family, addr, &g) < 0) {
+		fprintf(out, ",\"%s\":null", key);
+		return;
+	}
+	if (g.scope != GEO_PUBLIC) {
+		fprintf(out, ",\"%s\":{\"scope\":\"%s\"}", key, geo_scope_name(g.scope));
+		return;
+	}
+	fprintf(out, ",\"%s\":{", key);
+	fputs("\"country\":", out);
+	json_str(out, g.country[0] ? g.country : NULL, strlen(g.country));
+	fputs(",\"country_name\":", out);
+	json_str(out, g.country_name[0] ? g.country_name : NULL, strlen(g.country_name));
+	fputs(",\"city\":", out);
+	json_str(out, g.city[0] ? g.city : NULL, strlen(g.city));
+	if (g.asn)
+		fprintf(out, ",\"asn\":%u", g.asn);
+	else
+		fputs(",\"asn\":null", out);
+	fputs(",\"org\":", out);
+	json_str(out, g.org[0] ? g.org : NULL, strlen(g.org));
+	fputc('}', out);
+}
+
 void json_flow(FILE *out, const struct app *a, const char *type, const struct flow *f)
 {
 	const char *st = state_name(f->orig.proto, f->state);
@@ -200,7 +234,9 @@ void json_flow(FILE *out, const struct app *a, const char *type, const struct fl
 	case FLOW_ATTR_PROC: fputs(",\"attr\":\"proc\"", out); break;
 	default: fputs(",\"attr\":null", out); break;
 	}
-	fputs(",\"src_name\":null,\"dst_name\":null,\"src_geo\":null,\"dst_geo\":null", out);
+	fputs(",\"src_name\":null,\"dst_name\":null", out);
+	json_geo(out, "src_geo", f->orig.family, f->orig.src);
+	json_geo(out, "dst_geo", f->orig.family, f->orig.dst);
 	svc = flow_service(f, &port);
 	json_key_str(out, "service", svc);
 	fprintf(out, ",\"mark\":%u,\"zone\":%u,\"status\":[", f->mark, f->zone);
@@ -259,11 +295,12 @@ void json_summary(FILE *out, const struct app *a)
 	json_key_str(out, "attr", a->attr_name[0] ? a->attr_name : NULL);
 	fprintf(out,
 		",\"events_lost\":%llu,\"overruns\":%llu,\"resyncs\":%llu,\"events\":%llu,\"dumps\":%llu,"
-		"\"netns\":%u,\"acct\":%s,\"timestamp\":%s,\"tracking\":\"%s\","
+		"\"netns\":%u,\"acct\":%s,\"timestamp\":%s,\"geoip\":%s,\"tracking\":\"%s\","
 		"\"created\":%llu,\"destroyed\":%llu,\"swept\":%llu,\"table_bytes\":%zu",
 		a->model.events_lost, a->model.overruns, a->model.resyncs, cs ? cs->events : 0ULL,
 		cs ? cs->dumps : 0ULL, a->model.netns, a->acct_on ? "true" : "false",
-		a->tstamp_on ? "true" : "false", tracking_word(a->tracking), a->model.created,
+		a->tstamp_on ? "true" : "false", geoip_available() ? "true" : "false",
+		tracking_word(a->tracking), a->model.created,
 		a->model.destroyed, a->model.swept, ft_memory(a->model.ft));
 	json_key_str(out, "warning", a->warning[0] ? a->warning : NULL);
 	fputs("}\n", out);
