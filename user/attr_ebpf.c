@@ -1,6 +1,5 @@
 /* attr_ebpf.c - eBPF attribution: probe ladder, load and attach, ring buffer, join with conntrack. */
 #include <errno.h>
-#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <fcntl.h>
@@ -19,7 +18,10 @@
 #include "attr_ebpf.h"
 #include "attr_event.h"
 #include "cgroup.h"
+#include "caps.h"
+#include "fmt.h"
 #include "model.h"
+#include "sockdiag.h"
 
 #include "attr.skel.h"
 
@@ -75,12 +77,6 @@ struct port_ent {
 };
 
 #define PORT_BUCKETS 4096
-#define LOCAL_MAX 256
-
-struct local_addr {
-	__u8 addr[16];
-	__u8 family;
-};
 
 struct waiting {
 	__u32 netns;
@@ -107,8 +103,7 @@ struct ebpf {
 	size_t nwait, wait_cap;
 	struct attr_backend *fallback;
 	struct port_ent *ports[PORT_BUCKETS];
-	struct local_addr local[LOCAL_MAX];
-	size_t nlocal;
+	struct sd_table *locals;	/* only its local address set is used */
 	__u64 local_ns;
 	struct attr_ebpf_stats st;
 };
@@ -332,17 +327,6 @@ fail:
 	return err ? err : -EINVAL;
 }
 
-static bool have_cap(int cap)
-{
-	struct { __u32 version; int pid; } hdr = { 0x20080522, 0 };
-	struct { __u32 eff, perm, inh; } data[2];
-
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capget, &hdr, data) < 0)
-		return geteuid() == 0;
-	return data[cap / 32].eff & (1u << (cap % 32));
-}
-
 int attr_ebpf_probe(struct attr_probe *pr, enum attr_rung forced_max)
 {
 	struct ebpf tmp;
@@ -355,8 +339,8 @@ int attr_ebpf_probe(struct attr_probe *pr, enum attr_rung forced_max)
 			 "cannot be relocated");
 		return -ENOTSUP;
 	}
-	/* CAP_BPF (39) and CAP_PERFMON (38), or CAP_SYS_ADMIN (21) on older kernels */
-	if (!(have_cap(39) && have_cap(38)) && !have_cap(21)) {
+	/* CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN on kernels older than 5.8 */
+	if (!(have_cap(CAP_BPF) && have_cap(CAP_PERFMON)) && !have_cap(CAP_SYS_ADMIN)) {
 		snprintf(pr->why, sizeof(pr->why), "needs CAP_BPF and CAP_PERFMON (or root)");
 		return -EPERM;
 	}
@@ -568,7 +552,7 @@ static const struct attr_owner *port_owner_of(struct ebpf *e, const struct flow 
 	struct attr_port_key k;
 	struct port_ent **pp;
 
-	if (f->orig.proto == IPPROTO_ICMP || f->orig.proto == IPPROTO_ICMPV6)
+	if (!proto_has_ports(f->orig.proto))
 		return NULL;
 	memset(&k, 0, sizeof(k));
 	k.netns = f->netns;
@@ -644,52 +628,18 @@ static void drain(struct ebpf *e)
 		ring_buffer__consume(e->rb);
 }
 
-/* Addresses of this namespace's interfaces, re-read at most once a second. */
-static void local_refresh(struct ebpf *e)
-{
-	struct ifaddrs *ifa, *i;
-	__u64 now = model_clock();
-
-	if (e->local_ns && now - e->local_ns < 1000000000ULL)
-		return;
-	e->local_ns = now;
-	if (getifaddrs(&ifa) < 0)
-		return;
-	e->nlocal = 0;
-	for (i = ifa; i && e->nlocal < LOCAL_MAX; i = i->ifa_next) {
-		struct local_addr *l = &e->local[e->nlocal];
-
-		if (!i->ifa_addr)
-			continue;
-		memset(l, 0, sizeof(*l));
-		if (i->ifa_addr->sa_family == AF_INET) {
-			l->family = AF_INET;
-			memcpy(l->addr, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 4);
-		} else if (i->ifa_addr->sa_family == AF_INET6) {
-			l->family = AF_INET6;
-			memcpy(l->addr, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 16);
-		} else {
-			continue;
-		}
-		e->nlocal++;
-	}
-	freeifaddrs(ifa);
-}
-
+/* Is addr one of this namespace's own? sock_diag's address set, re-read at most once a second. */
 static bool addr_local(struct ebpf *e, __u8 family, const __u8 *addr)
 {
-	static const __u8 v6_loop[16] = { [15] = 1 };
+	__u64 now = model_clock();
 
-	if (family == AF_INET && addr[0] == 127)
-		return true;
-	if (family == AF_INET6 && !memcmp(addr, v6_loop, 16))
-		return true;
-	local_refresh(e);
-	for (size_t i = 0; i < e->nlocal; i++)
-		if (e->local[i].family == family &&
-		    !memcmp(e->local[i].addr, addr, family == AF_INET ? 4 : 16))
-			return true;
-	return false;
+	if (!e->locals)
+		return true;	/* cannot tell: let the fallback decide */
+	if (!e->local_ns || now - e->local_ns >= 1000000000ULL) {
+		e->local_ns = now;
+		sd_table_load_local(e->locals);
+	}
+	return sd_table_is_local(e->locals, family, addr);
 }
 
 static void eb_pending(struct attr_backend *b, struct flow *f)
@@ -835,6 +785,7 @@ static int eb_init(struct attr_backend *b, struct model *m, char *why, size_t wh
 		b->done(b);
 		return -ENOMEM;
 	}
+	e->locals = sd_table_new();
 	/* Flows that were there before us get sock_diag's answer. */
 	e->fallback = attr_sockdiag_backend();
 	if (e->fallback && e->fallback->init(e->fallback, m, err, sizeof(err)) < 0)
@@ -854,6 +805,7 @@ static void eb_done(struct attr_backend *b)
 	detach_all(e);
 	if (e->skel)
 		attr_bpf__destroy(e->skel);
+	sd_table_free(e->locals);
 	free(e->recs);
 	free(e->buckets);
 	free(e->wait);

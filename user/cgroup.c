@@ -169,33 +169,6 @@ const char *cgroup_path(__u64 id)
 	return NULL;
 }
 
-__u64 cgroup_of_pid(__u32 pid)
-{
-	char path[64], line[4096 + 8], full[4096 + 256];
-	const char *root = cgroup_root();
-	struct stat st;
-	__u64 id = 0;
-	FILE *f;
-
-	if (!pid || !root)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		snprintf(full, sizeof(full), "%s%s", root, line + 3);
-		if (stat(full, &st) == 0)
-			id = (__u64)st.st_ino;
-		break;
-	}
-	fclose(f);
-	return id;
-}
-
 void cgroup_free(void)
 {
 	for (size_t i = 0; i < cg.n; i++)

@@ -14,8 +14,6 @@
 const char *cgroup_path(__u64 id);
 /* Mount point of the cgroup v2 hierarchy ("/sys/fs/cgroup", ".../unified"), or NULL. */
 const char *cgroup_root(void);
-/* The v2 cgroup id of a process (from /proc/PID/cgroup), 0 if unknown. */
-__u64 cgroup_of_pid(__u32 pid);
 void cgroup_free(void);
 
 #endif

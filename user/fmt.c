@@ -92,6 +92,12 @@ char *proto_str(char *dst, size_t len, __u8 proto)
 	return dst;
 }
 
+bool proto_has_ports(__u8 proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
+	       proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
+}
+
 const char *family_name(__u8 family)
 {
 	return family == AF_INET6 ? "ipv6" : "ipv4";

@@ -23,6 +23,8 @@ char *fmt_duration(char *dst, size_t len, double seconds);
 const char *proto_name(__u8 proto);		/* "tcp"; NULL if unnamed */
 char *proto_str(char *dst, size_t len, __u8 proto);	/* name or number */
 const char *family_name(__u8 family);		/* "ipv4"/"ipv6" */
+/* Does the protocol's conntrack tuple carry ports (not ICMP ids or nothing)? */
+bool proto_has_ports(__u8 proto);
 /* Protocol state name ("ESTABLISHED"), or NULL when the protocol has none. */
 const char *state_name(__u8 proto, __u8 state);
 /* Lower-case status words ("assured", "seen_reply", ...) joined by sep. */

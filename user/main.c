@@ -16,11 +16,11 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
-#include <linux/capability.h>
 
 #include "app.h"
 #include "attr.h"
 #include "attr_ebpf.h"
+#include "caps.h"
 #include "cgroup.h"
 #include "geoip.h"
 #include "output.h"
@@ -89,17 +89,6 @@ static void install_crash_handlers(void)
 		sigaction(sigs[i], &sa, NULL);
 	/* A closed pipe in batch/JSON mode ends flowtop cleanly through write errors. */
 	signal(SIGPIPE, SIG_IGN);
-}
-
-static bool have_cap(int cap)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2];
-
-	memset(data, 0, sizeof(data));
-	if (syscall(SYS_capget, &hdr, data) < 0)
-		return geteuid() == 0;
-	return data[cap / 32].effective & (1u << (cap % 32));
 }
 
 static __u32 netns_inode(void)

@@ -724,28 +724,45 @@ static struct proc_agg *proc_slot(struct model *m, __u32 *index, size_t cap, con
 	}
 }
 
+/*
+ * Processes and containers sort alike: by bytes, by rate, otherwise by live
+ * flows; more flows first as the tie-break. By name is the caller's part.
+ */
+static int cmp_traffic(__u32 fa, __u64 ba, double ra, __u32 fb, __u64 bb, double rb)
+{
+	int c = 0;
+
+	if (cmp_key == SORT_BYTES)
+		c = -cmp_num((double)ba, (double)bb);
+	else if (cmp_key == SORT_RATE)
+		c = -cmp_num(ra, rb);
+	return c ? c : -cmp_num(fa, fb);
+}
+
+/* A flow's traffic as its owner sees it: what it accepted, it sends in the reply direction. */
+static void owner_traffic_add(const struct flow *f, __u32 *flows, __u64 *sent, __u64 *recv,
+			      double *tx, double *rx)
+{
+	bool in = f->flags & FLOW_F_INBOUND;
+
+	if (!(f->flags & FLOW_F_GONE))
+		(*flows)++;
+	*sent += in ? f->reply_bytes : f->orig_bytes;
+	*recv += in ? f->orig_bytes : f->reply_bytes;
+	*tx += in ? f->rate_reply : f->rate_orig;
+	*rx += in ? f->rate_orig : f->rate_reply;
+}
+
 static int cmp_procs(const void *pa, const void *pb)
 {
 	const struct proc_agg *a = pa, *b = pb;
 	int c;
 
-	switch (cmp_key) {
-	case SORT_PROCESS:
-		c = strcmp(a->comm, b->comm);
-		break;
-	case SORT_BYTES:
-		c = -cmp_num((double)(a->orig_bytes + a->reply_bytes),
-			     (double)(b->orig_bytes + b->reply_bytes));
-		break;
-	case SORT_RATE:
-		c = -cmp_num(a->rate_orig + a->rate_reply, b->rate_orig + b->rate_reply);
-		break;
-	default:
-		c = -cmp_num(a->flows, b->flows);
-		break;
-	}
+	c = cmp_key == SORT_PROCESS ? strcmp(a->comm, b->comm) : 0;
 	if (!c)
-		c = -cmp_num(a->flows, b->flows);
+		c = cmp_traffic(a->flows, a->orig_bytes + a->reply_bytes,
+				a->rate_orig + a->rate_reply, b->flows,
+				b->orig_bytes + b->reply_bytes, b->rate_orig + b->rate_reply);
 	if (!c)
 		c = cmp_num(a->pid, b->pid);
 	return c * cmp_dir;
@@ -776,15 +793,10 @@ static struct cont_agg *cont_slot(struct model *m, __u32 *index, size_t cap,
 
 static void cont_add(struct cont_agg *c, const struct flow *f)
 {
-	bool in = f->flags & FLOW_F_INBOUND;
 	__u64 bytes = f->orig_bytes + f->reply_bytes;
 
-	if (!(f->flags & FLOW_F_GONE))
-		c->flows++;
-	c->orig_bytes += in ? f->reply_bytes : f->orig_bytes;
-	c->reply_bytes += in ? f->orig_bytes : f->reply_bytes;
-	c->rate_orig += in ? f->rate_reply : f->rate_orig;
-	c->rate_reply += in ? f->rate_orig : f->rate_reply;
+	owner_traffic_add(f, &c->flows, &c->orig_bytes, &c->reply_bytes, &c->rate_orig,
+			  &c->rate_reply);
 	/* the first flow counts even without counters: a container always names a peer */
 	if (bytes > c->top_bytes || !c->top_family) {
 		c->top_bytes = bytes;
@@ -801,25 +813,16 @@ static int cmp_conts(const void *pa, const void *pb)
 	const struct cont_agg *a = pa, *b = pb;
 	int c;
 
-	switch (cmp_key) {
-	case SORT_PROCESS:
+	c = 0;
+	if (cmp_key == SORT_PROCESS) {
 		c = strcmp(a->label, b->label);
 		if (!a->label[0] != !b->label[0])
 			c = a->label[0] ? -1 : 1;
-		break;
-	case SORT_BYTES:
-		c = -cmp_num((double)(a->orig_bytes + a->reply_bytes),
-			     (double)(b->orig_bytes + b->reply_bytes));
-		break;
-	case SORT_RATE:
-		c = -cmp_num(a->rate_orig + a->rate_reply, b->rate_orig + b->rate_reply);
-		break;
-	default:
-		c = -cmp_num(a->flows, b->flows);
-		break;
 	}
 	if (!c)
-		c = -cmp_num(a->flows, b->flows);
+		c = cmp_traffic(a->flows, a->orig_bytes + a->reply_bytes,
+				a->rate_orig + a->rate_reply, b->flows,
+				b->orig_bytes + b->reply_bytes, b->rate_orig + b->rate_reply);
 	if (!c)
 		c = strcmp(a->label, b->label);
 	return c * cmp_dir;
@@ -876,7 +879,6 @@ void model_view_build(struct model *m, const struct view_opts *vo)
 	for (size_t s = 0; s < slots; s++) {
 		struct flow *f = ft_slot(m->ft, s);
 		struct proc_agg *p;
-		bool in;
 
 		if (!f || !model_match(m, f, vo))
 			continue;
@@ -887,13 +889,8 @@ void model_view_build(struct model *m, const struct view_opts *vo)
 		m->total_rate_reply += f->rate_reply;
 
 		p = proc_slot(m, pindex, cap, f);
-		in = f->flags & FLOW_F_INBOUND;
-		if (!(f->flags & FLOW_F_GONE))
-			p->flows++;
-		p->orig_bytes += in ? f->reply_bytes : f->orig_bytes;
-		p->reply_bytes += in ? f->orig_bytes : f->reply_bytes;
-		p->rate_orig += in ? f->rate_reply : f->rate_orig;
-		p->rate_reply += in ? f->rate_orig : f->rate_reply;
+		owner_traffic_add(f, &p->flows, &p->orig_bytes, &p->reply_bytes, &p->rate_orig,
+				  &p->rate_reply);
 
 		cont_add(cont_slot(m, cindex, cap, cc_lookup(m, f->owner.cgroup_id)), f);
 	}

@@ -95,15 +95,9 @@ static bool is_icmp(__u8 proto)
 	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
 }
 
-static bool has_ports(__u8 proto)
-{
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
-	       proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
-}
-
 static void json_ports(FILE *out, const char *sk, const char *dk, const struct flow_tuple *t)
 {
-	if (has_ports(t->proto))
+	if (proto_has_ports(t->proto))
 		fprintf(out, ",\"%s\":%u,\"%s\":%u", sk, t->sport, dk, t->dport);
 	else
 		fprintf(out, ",\"%s\":null,\"%s\":null", sk, dk);
@@ -340,7 +334,7 @@ void batch_snapshot(FILE *out, const struct app *a, unsigned long iteration)
 
 		fmt_sanitize(comm, sizeof(comm), f->owner.comm, sizeof(f->owner.comm));
 		proto_str(pr, sizeof(pr), f->orig.proto);
-		if (has_ports(f->orig.proto)) {
+		if (proto_has_ports(f->orig.proto)) {
 			snprintf(sp, sizeof(sp), "%s:%u",
 				 fmt_addr(src, sizeof(src), f->orig.family, f->orig.src),
 				 f->orig.sport);

@@ -647,12 +647,6 @@ static void draw_titles(int y, const struct col *c, int n, int sort_col)
 
 /* ---- flow cells ---- */
 
-static bool has_ports(__u8 proto)
-{
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
-	       proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
-}
-
 static bool is_icmp(__u8 proto)
 {
 	return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6;
@@ -702,13 +696,13 @@ static void addr_text(char *dst, size_t len, const struct flow *f, bool src)
 	/* the model copies orig into reply until a reply tuple arrives */
 	bool known = !flow_tuple_equal(o, r);
 	bool addr_nat = known && !addr_eq(o->family, before, after);
-	bool port_nat = known && has_ports(o->proto) && pb != pa;
+	bool port_nat = known && proto_has_ports(o->proto) && pb != pa;
 
 	fmt_addr(x, sizeof(x), o->family, before);
 	if (!addr_nat && !port_nat) {
 		/* One line per flow: still say that the hidden source side was translated. */
 		bool snat = !src && known && (!addr_eq(o->family, o->src, r->dst) ||
-					      (has_ports(o->proto) && o->sport != r->dport));
+					      (proto_has_ports(o->proto) && o->sport != r->dport));
 
 		snprintf(dst, len, "%s%s", x, snat ? "*" : "");
 		return;
@@ -758,7 +752,7 @@ static void port_text(char *dst, size_t len, char *num, size_t nlen, const struc
 		snprintf(dst, len, "%u/%u", f->orig.dport >> 8, f->orig.dport & 0xff);
 		return;
 	}
-	if (!has_ports(f->orig.proto)) {
+	if (!proto_has_ports(f->orig.proto)) {
 		snprintf(dst, len, "-");
 		return;
 	}
@@ -783,7 +777,7 @@ static void flow_cells(const struct app *a, const struct model *m, const struct 
 	l->port_num[0] = '\0';
 	if (src) {
 		addr_text(c[F_ADDR], CELL, f, true);
-		if (has_ports(f->orig.proto))
+		if (proto_has_ports(f->orig.proto))
 			snprintf(c[F_PORT], CELL, "%u", f->orig.sport);
 		else if (is_icmp(f->orig.proto))
 			snprintf(c[F_PORT], CELL, "id %u", f->orig.sport);
@@ -1101,26 +1095,34 @@ static void proc_cells(const struct app *a, const struct proc_agg *p, struct lin
 	l->attr = p->pid ? A_NORMAL : A_DIM;
 }
 
-static void draw_procs(struct app *a, int y0, int h, int width)
-{
-	size_t n = nprocs(a), page = h > 0 ? (size_t)h : 1, vis;
-	int need = 0, scol = sort_col_procs(a->view.sort);
+/* The cells of row idx of an aggregate tab. */
+typedef void (*row_cells_fn)(const struct app *a, size_t idx, struct line_cells *l);
 
-	fix_top(TAB_PROCS, n, page);
-	vis = n - ui.top[TAB_PROCS] < page ? n - ui.top[TAB_PROCS] : page;
+/*
+ * An aggregate tab (Processes, Containers): n rows, columns cols[ncols] of
+ * which name_col is sized to its widest visible cell.
+ */
+static void draw_agg(struct app *a, enum tab t, size_t n, row_cells_fn cells, struct col *cols,
+		     int ncols, int name_col, int scol, int y0, int h, int width)
+{
+	size_t page = h > 0 ? (size_t)h : 1, vis;
+	int need = 0;
+
+	fix_top(t, n, page);
+	vis = n - ui.top[t] < page ? n - ui.top[t] : page;
 	if (!lines_room(vis))
 		return;
 	for (size_t i = 0; i < vis; i++) {
-		size_t idx = ui.top[TAB_PROCS] + i;
+		size_t idx = ui.top[t] + i;
 		struct line_cells *l = &ui.lines[i];
 
-		proc_cells(a, proc_at(a, idx), l);
-		l->sel = idx == ui.cur[TAB_PROCS];
-		if (text_width(l->c[P_PROG]) > need)
-			need = text_width(l->c[P_PROG]);
+		cells(a, idx, l);
+		l->sel = idx == ui.cur[t];
+		if (text_width(l->c[name_col]) > need)
+			need = text_width(l->c[name_col]);
 	}
-	ui.more = layout(pcols, P_N, width, need, scol);
-	draw_titles(y0 - 1, pcols, P_N, scol);
+	ui.more = layout(cols, ncols, width, need, scol);
+	draw_titles(y0 - 1, cols, ncols, scol);
 	for (size_t i = 0; i < vis; i++) {
 		struct line_cells *l = &ui.lines[i];
 		int y = y0 + (int)i;
@@ -1131,12 +1133,23 @@ static void draw_procs(struct app *a, int y0, int h, int width)
 			mvhline(y, 0, ' ' | A_REVERSE, width);
 			attrset(A_NORMAL);
 		}
-		for (int c = 0; c < P_N; c++)
-			if (pcols[c].on)
-				put_cell(y, &pcols[c], l->c[c], at);
+		for (int c = 0; c < ncols; c++)
+			if (cols[c].on)
+				put_cell(y, &cols[c], l->c[c], at);
 	}
 	if (!n)
 		draw_empty(a, y0, h, width);
+}
+
+static void proc_row(const struct app *a, size_t idx, struct line_cells *l)
+{
+	proc_cells(a, proc_at(a, idx), l);
+}
+
+static void draw_procs(struct app *a, int y0, int h, int width)
+{
+	draw_agg(a, TAB_PROCS, nprocs(a), proc_row, pcols, P_N, P_PROG,
+		 sort_col_procs(a->view.sort), y0, h, width);
 }
 
 /* "192.0.2.1:443", "[2001:db8::1]:443", or the address alone for protocols without ports. */
@@ -1149,7 +1162,7 @@ static void dest_text(char *dst, size_t len, const struct cont_agg *c)
 		return;
 	}
 	fmt_addr(x, sizeof(x), c->top_family, c->top_dst);
-	if (!has_ports(c->top_proto))
+	if (!proto_has_ports(c->top_proto))
 		snprintf(dst, len, "%s", x);
 	else if (c->top_family == AF_INET6)
 		snprintf(dst, len, "[%s]:%u", x, c->top_dport);
@@ -1175,42 +1188,15 @@ static void cont_cells(const struct app *a, const struct cont_agg *ca, struct li
 	l->attr = ca->label[0] ? A_NORMAL : A_DIM;
 }
 
+static void cont_row(const struct app *a, size_t idx, struct line_cells *l)
+{
+	cont_cells(a, cont_at(a, idx), l);
+}
+
 static void draw_conts(struct app *a, int y0, int h, int width)
 {
-	size_t n = nconts(a), page = h > 0 ? (size_t)h : 1, vis;
-	int need = 0, scol = sort_col_conts(a->view.sort);
-
-	fix_top(TAB_CONTS, n, page);
-	vis = n - ui.top[TAB_CONTS] < page ? n - ui.top[TAB_CONTS] : page;
-	if (!lines_room(vis))
-		return;
-	for (size_t i = 0; i < vis; i++) {
-		size_t idx = ui.top[TAB_CONTS] + i;
-		struct line_cells *l = &ui.lines[i];
-
-		cont_cells(a, cont_at(a, idx), l);
-		l->sel = idx == ui.cur[TAB_CONTS];
-		if (text_width(l->c[C_NAME]) > need)
-			need = text_width(l->c[C_NAME]);
-	}
-	ui.more = layout(ccols, C_N, width, need, scol);
-	draw_titles(y0 - 1, ccols, C_N, scol);
-	for (size_t i = 0; i < vis; i++) {
-		struct line_cells *l = &ui.lines[i];
-		int y = y0 + (int)i;
-		attr_t at = l->attr | (l->sel ? A_REVERSE : 0);
-
-		if (l->sel) {
-			attrset(A_REVERSE);
-			mvhline(y, 0, ' ' | A_REVERSE, width);
-			attrset(A_NORMAL);
-		}
-		for (int c = 0; c < C_N; c++)
-			if (ccols[c].on)
-				put_cell(y, &ccols[c], l->c[c], at);
-	}
-	if (!n)
-		draw_empty(a, y0, h, width);
+	draw_agg(a, TAB_CONTS, nconts(a), cont_row, ccols, C_N, C_NAME,
+		 sort_col_conts(a->view.sort), y0, h, width);
 }
 
 static const char *sort_label(const struct app *a)
