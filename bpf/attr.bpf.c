@@ -132,47 +132,187 @@ static __always_inline void submit(struct attr_event *e)
 }
 
 /*
+ * Who sent a flow's first packet from a local socket. It normally leaves
+ * inside the sending syscall, so the current task made the flow (and names
+ * the thread). TCP is the exception: a SYN retransmitted by a timer (the first
+ * one was dropped by a later rule) leaves from softirq, where current is
+ * whoever was interrupted; its socket's record was written by connect()
+ * itself, in the connecting task (also a child using an inherited socket).
+ * Packets from kernel threads belong to the socket's creator.
+ */
+static __always_inline void sender_owner(struct attr_event *e, struct sk_buff *skb)
+{
+	struct sock *sk = BPF_CORE_READ(skb, sk);
+	__u64 cookie = sk ? sk_cookie_of(sk) : 0;
+	struct attr_owner *so = cookie ? bpf_map_lookup_elem(&sock_owner, &cookie) : 0;
+
+	if (so && (e->proto == IPPROTO_TCP || current_is_kthread())) {
+		e->owner = *so;
+		e->how = ATTR_HOW_SOCKET;
+	} else {
+		owner_current(&e->owner, cookie);
+		e->how = ATTR_HOW_TASK;
+	}
+}
+
+/*
  * A conntrack entry this packet created (not yet confirmed), leaving a local
  * socket: sent by the current task in the socket call that made the flow
  * (connect, sendmsg, ping). Inbound flows need no per-packet program at all:
  * user space matches them against the port owners reported below.
  */
+/* A zeroed record of a flow of netns, or NULL (counted: attribution lost). */
+static __always_inline struct attr_event *flow_record(__u32 netns)
+{
+	struct attr_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(ATTR_CNT_RB_FAIL);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->ts_ns = bpf_ktime_get_ns();
+	e->netns = netns;
+	return e;
+}
+
 static __always_inline void on_new_ct(struct nf_conn *ct, struct sk_buff *skb, __u32 netns)
 {
 	struct attr_event *e;
 
 	count(ATTR_CNT_NEW);
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e) {
-		count(ATTR_CNT_RB_FAIL);
+	e = flow_record(netns);
+	if (!e)
+		return;
+	ct_tuple(e, ct);
+	e->kind = ATTR_EV_OUT;
+	sender_owner(e, skb);
+	submit(e);
+}
+
+/*
+ * Packets of a namespace where nothing asked for connection tracking (a
+ * container's own netns, usually): the flow is tracked, if at all, by the
+ * host it is NATed through. The tuple comes from the headers, once per flow:
+ * a TCP SYN (sender = connect()'s task), a SYN-ACK (a local listener answers:
+ * user space names the port's owner), the first datagram of a UDP, UDP-Lite,
+ * SCTP or DCCP tuple or ICMP echo request seen in NOCT_AGAIN_NS.
+ */
+struct noct_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u32 netns;
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct noct_key);
+	__type(value, __u64);
+} noct_seen SEC(".maps");
+
+#define NOCT_AGAIN_NS (30ULL * 1000000000ULL)
+#define IPPROTO_UDP 17
+#define IPPROTO_DCCP 33
+#define IPPROTO_SCTP 132
+#define IPPROTO_UDPLITE 136
+#define NFPROTO_IPV4 2
+
+static __always_inline void on_no_ct(struct bpf_nf_ctx *ctx, struct sk_buff *skb)
+{
+	struct noct_key k = {};
+	unsigned char *head;
+	__u32 l4;
+	__u16 nh;
+	bool synack = false;
+	struct attr_event *e;
+
+	if (!BPF_CORE_READ(skb, sk))
+		return;		/* not from a local socket */
+	head = BPF_CORE_READ(skb, head);
+	nh = BPF_CORE_READ(skb, network_header);
+	if (ctx->state->pf == NFPROTO_IPV4) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
+			return;
+		if (ip.frag_off & bpf_htons(0x1fff))
+			return;	/* not the first fragment: no ports */
+		k.family = AF_INET;
+		k.proto = ip.protocol;
+		__builtin_memcpy(k.saddr, &ip.saddr, 4);
+		__builtin_memcpy(k.daddr, &ip.daddr, 4);
+		l4 = nh + ip.ihl * 4;
+	} else {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
+			return;
+		k.family = AF_INET6;
+		k.proto = ip6.nexthdr;	/* extension headers: not followed */
+		__builtin_memcpy(k.saddr, &ip6.saddr, 16);
+		__builtin_memcpy(k.daddr, &ip6.daddr, 16);
+		l4 = nh + sizeof(ip6);
+	}
+	if (k.proto == IPPROTO_TCP) {
+		struct tcphdr th;
+
+		if (bpf_probe_read_kernel(&th, sizeof(th), head + l4) || !th.syn)
+			return;	/* only the handshake: later segments cost one read */
+		synack = th.ack;
+		k.sport = bpf_ntohs(th.source);
+		k.dport = bpf_ntohs(th.dest);
+	} else if (k.proto == IPPROTO_UDP || k.proto == IPPROTO_UDPLITE ||
+		   k.proto == IPPROTO_SCTP || k.proto == IPPROTO_DCCP) {
+		__be16 ports[2];
+
+		if (bpf_probe_read_kernel(ports, sizeof(ports), head + l4))
+			return;
+		k.sport = bpf_ntohs(ports[0]);
+		k.dport = bpf_ntohs(ports[1]);
+	} else if (k.proto == IPPROTO_ICMP || k.proto == IPPROTO_ICMPV6) {
+		__u8 ic[8];
+
+		if (bpf_probe_read_kernel(ic, sizeof(ic), head + l4))
+			return;
+		if (ic[0] != (k.proto == IPPROTO_ICMP ? 8 : 128))
+			return;	/* echo requests only, as conntrack's original tuple */
+		k.sport = (__u16)ic[4] << 8 | ic[5];
+		k.dport = (__u16)ic[0] << 8 | ic[1];
+	} else {
 		return;
 	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->ts_ns = bpf_ktime_get_ns();
-	e->netns = netns;
-	ct_tuple(e, ct);
-	{
-		struct sock *sk = BPF_CORE_READ(skb, sk);
-		__u64 cookie = sk ? sk_cookie_of(sk) : 0;
-		struct attr_owner *so = cookie ? bpf_map_lookup_elem(&sock_owner, &cookie) : 0;
+	k.netns = ctx->state->net->ns.inum;
+	if (k.proto != IPPROTO_TCP) {
+		__u64 now = bpf_ktime_get_ns();
+		__u64 *last = bpf_map_lookup_elem(&noct_seen, &k);
 
-		e->kind = ATTR_EV_OUT;
-		/*
-		 * The first packet normally leaves inside the sending syscall, so the
-		 * current task made the flow (and names the thread). TCP is the
-		 * exception: a SYN retransmitted by a timer (the first one was dropped
-		 * by a later rule) leaves from softirq, where current is whoever was
-		 * interrupted; its socket's record was written by connect() itself, in
-		 * the connecting task (also a child using an inherited socket).
-		 * Packets from kernel threads belong to the socket's creator.
-		 */
-		if (so && (e->proto == IPPROTO_TCP || current_is_kthread())) {
-			e->owner = *so;
-			e->how = ATTR_HOW_SOCKET;
-		} else {
-			owner_current(&e->owner, cookie);
-			e->how = ATTR_HOW_TASK;
-		}
+		if (last && now - *last < NOCT_AGAIN_NS)
+			return;
+		bpf_map_update_elem(&noct_seen, &k, &now, BPF_ANY);
+	}
+	count(ATTR_CNT_NOCT);
+	e = flow_record(k.netns);
+	if (!e)
+		return;
+	__builtin_memcpy(e->saddr, k.saddr, 16);
+	__builtin_memcpy(e->daddr, k.daddr, 16);
+	e->sport = k.sport;
+	e->dport = k.dport;
+	e->family = k.family;
+	e->proto = k.proto;
+	e->kind = ATTR_EV_OUT;
+	if (synack) {
+		/* sent from softirq for a listener: its owner is the port's */
+		e->owner.netns = k.netns;
+		e->how = ATTR_HOW_PORT;
+	} else {
+		sender_owner(e, skb);
 	}
 	submit(e);
 }
@@ -190,6 +330,9 @@ static __always_inline bool ct_unconfirmed(struct nf_conn *ct)
 	return ct && !(BPF_CORE_READ(ct, status) & IPS_CONFIRMED);
 }
 
+/* Set by user space: another rung (fentry, kprobe) reports new conntrack entries. */
+const volatile bool noct_only = false;
+
 /* Rung "netfilter": one program on LOCAL_OUT of both families, after conntrack. */
 SEC("netfilter")
 int ft_nf(struct bpf_nf_ctx *ctx)
@@ -198,7 +341,11 @@ int ft_nf(struct bpf_nf_ctx *ctx)
 	/* a direct load: skb is a trusted pointer here, no helper call per packet */
 	struct nf_conn *ct = (struct nf_conn *)(skb->_nfct & ~7UL);
 
-	if (!ct_unconfirmed(ct))
+	if (!ct) {
+		on_no_ct(ctx, skb);	/* conntrack is not active in this netns */
+		return NF_ACCEPT;
+	}
+	if (noct_only || !ct_unconfirmed(ct))
 		return NF_ACCEPT;	/* every later packet of a flow ends here */
 	on_new_ct(ct, skb, ctx->state->net->ns.inum);
 	return NF_ACCEPT;

@@ -29,7 +29,8 @@ enum attr_ev_kind {
 enum attr_how {
 	ATTR_HOW_TASK = 1,	/* the task that sent the first packet */
 	ATTR_HOW_SOCKET = 2,	/* the task that created the sending socket */
-	ATTR_HOW_PORT = 3,	/* the task that listens on / bound the local port */
+	ATTR_HOW_PORT = 3,	/* the task that listens on / bound the local port
+				 * (in an ATTR_EV_OUT record: user space looks it up) */
 };
 
 /* Counters kept in a per-CPU array (the kernel counts nothing for ring buffer loss). */
@@ -38,6 +39,7 @@ enum attr_counter {
 	ATTR_CNT_RB_FAIL,	/* ring buffer reservations that failed: attribution lost */
 	ATTR_CNT_NO_OWNER,	/* inbound flows to a port nobody owns */
 	ATTR_CNT_MAP_FULL,	/* owner maps full */
+	ATTR_CNT_NOCT,		/* flows seen in namespaces without conntrack (containers) */
 	ATTR_CNT_MAX,
 };
 

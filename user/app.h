@@ -17,6 +17,22 @@ enum tracking_state {
 	TRACKING_ABSENT,	/* no conntrack in this kernel */
 };
 
+/* A watched network namespace and its conntrack sockets; watch[0] is the one flowtop runs in. */
+struct watch {
+	__u32 inode;
+	char name[48];			/* "host", --netns's argument, a /run/netns name,
+					 * a container, or "pid N" */
+	struct ct_engine *ct;
+	struct app *a;
+	int sysctl_slot;
+	unsigned int seen;		/* the namespace scan that last found it */
+	bool used;
+	bool dumping;			/* its part of the current dump round is running */
+	bool first;			/* its first dump has not ended */
+};
+
+#define WATCH_MAX 256
+
 struct app {
 	struct opts opts;
 	struct model model;
@@ -35,6 +51,27 @@ struct app {
 	unsigned long long attr_lost;	/* eBPF ring buffer reservations that failed */
 	bool resync_next;		/* re-dump once the running dump ends */
 	bool quit;
+	/* --all-netns */
+	struct watch watch[WATCH_MAX];
+	unsigned int nwatch;		/* namespaces watched now */
+	unsigned int scan_gen;
+	int self_ns_fd;			/* to come back after setting up another netns */
 };
+
+/* Name of a watched namespace by inode, or NULL. */
+static inline const char *app_netns_name(const struct app *a, __u32 inode)
+{
+	static unsigned int last;
+
+	if (last < WATCH_MAX && a->watch[last].used && a->watch[last].inode == inode)
+		return a->watch[last].name;
+	for (unsigned int i = 0; i < WATCH_MAX; i++) {
+		if (a->watch[i].used && a->watch[i].inode == inode) {
+			last = i;
+			return a->watch[i].name;
+		}
+	}
+	return NULL;
+}
 
 #endif

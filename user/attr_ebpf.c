@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "caps.h"
 #include "fmt.h"
 #include "model.h"
+#include "netns.h"
 #include "sockdiag.h"
 
 #include "attr.skel.h"
@@ -50,7 +52,7 @@ static const char *const rung_names[RUNG_MAX] = {
 
 static const char *const hook_names[HOOK_MAX] = {
 	[HOOK_FLOW] = "flow", [HOOK_LISTEN] = "listen", [HOOK_BIND] = "bind",
-	[HOOK_SOCK] = "sock",
+	[HOOK_SOCK] = "sock", [HOOK_NETNS] = "netns",
 };
 
 /* The rungs each hook may use, best first. */
@@ -60,6 +62,9 @@ static const enum attr_rung ladder[HOOK_MAX][6] = {
 			  RUNG_NONE },
 	[HOOK_BIND] = { RUNG_CGROUP, RUNG_NONE },
 	[HOOK_SOCK] = { RUNG_CGROUP, RUNG_NONE },
+	/* a LOCAL_OUT link in every other netns: optional (without it, containers' flows are
+	 * attributed only where their own netns tracks connections) */
+	[HOOK_NETNS] = { RUNG_NETFILTER, RUNG_NONE },
 };
 
 struct rec {
@@ -67,6 +72,7 @@ struct rec {
 	__u64 seen_ns;
 	__u32 next;		/* hash chain: index + 1 */
 	__u8 used;
+	__u8 joined;		/* given to a flow of its own netns; others may still use it */
 };
 
 /* User-space copy of who owns which local port (from PORT_ADD / PORT_DEL records). */
@@ -83,6 +89,16 @@ struct waiting {
 	__u32 id;
 	__u64 deadline_ns;
 };
+
+/* LOCAL_OUT links in the other network namespaces (containers), rung "netfilter". */
+struct ns_link {
+	__u32 inode;
+	int fd[2];
+	unsigned int gen;
+};
+
+#define NS_MAX 4096
+#define NS_SCAN_NS 2000000000ULL
 
 struct ebpf {
 	struct model *m;
@@ -106,6 +122,14 @@ struct ebpf {
 	struct sd_table *locals;	/* only its local address set is used */
 	__u64 local_ns;
 	struct attr_ebpf_stats st;
+	/* namespaces other than the watched one */
+	struct ns_link *nsl;
+	size_t nnsl;
+	unsigned int ns_gen;
+	__u64 ns_scan_ns;
+	int self_ns_fd;
+	__u32 self_ns;
+	bool per_netns;
 };
 
 static struct ebpf ebpf_state;
@@ -196,6 +220,10 @@ static struct bpf_program *const *progs_of(struct attr_bpf *s, enum attr_hook h,
 			p[(*n)++] = s->progs.ft_connect6;
 		}
 		break;
+	case HOOK_NETNS:
+		if (r == RUNG_NETFILTER)
+			p[(*n)++] = s->progs.ft_nf;
+		break;
 	default:
 		break;
 	}
@@ -212,33 +240,45 @@ static void detach_all(struct ebpf *e)
 	e->n_nf_links = 0;
 }
 
+/*
+ * The netfilter rung in the current netns: LOCAL_OUT of both families.
+ * LOCAL_OUT only: inbound flows are matched with port owners in user space,
+ * which spares every received packet a program run.
+ */
+static int nf_attach(int prog_fd, int fd[2])
+{
+	static const __u32 pfs[2] = { FT_NFPROTO_IPV4, FT_NFPROTO_IPV6 };
+
+	for (int i = 0; i < 2; i++) {
+		/* Last before confirmation: the flow's first packet was not dropped by a
+		 * filter rule yet to come. Two BPF hooks may not share a priority
+		 * (another flowtop, another tool): step down. */
+		int r = -EBUSY;
+
+		for (int k = 1; k <= 32 && r == -EBUSY; k++)
+			r = nf_link_create(prog_fd, pfs[i], FT_NF_LOCAL_OUT, INT_MAX - k);
+		if (r < 0) {
+			if (i)
+				close(fd[0]);
+			return r;
+		}
+		fd[i] = r;
+	}
+	return 0;
+}
+
 /* Attach one program as its rung requires. */
 static int attach_prog(struct ebpf *e, struct bpf_program *p, enum attr_rung r, int cgfd)
 {
 	struct bpf_link *l;
 
 	if (r == RUNG_NETFILTER) {
-		static const __u32 pfs[2] = { FT_NFPROTO_IPV4, FT_NFPROTO_IPV6 };
-		/* LOCAL_OUT only: inbound flows are matched with port owners in user space,
-		 * which spares every received packet a program run. */
-		static const __u32 hooks[1] = { FT_NF_LOCAL_OUT };
+		int fd[2], err = nf_attach(bpf_program__fd(p), fd);
 
-		for (int i = 0; i < 2; i++) {
-			for (int j = 0; j < 1; j++) {
-				/* Last before confirmation: the flow's first packet was not dropped
-				 * by a filter rule yet to come. Two BPF hooks may not share a
-				 * priority (another flowtop, another tool): step down. */
-				int fd = -EBUSY;
-
-				for (int k = 1; k <= 32 && fd == -EBUSY; k++)
-					fd = nf_link_create(bpf_program__fd(p), pfs[i], hooks[j],
-							    INT_MAX - k);
-
-				if (fd < 0)
-					return fd;
-				e->nf_links[e->n_nf_links++] = fd;
-			}
-		}
+		if (err < 0)
+			return err;
+		e->nf_links[e->n_nf_links++] = fd[0];
+		e->nf_links[e->n_nf_links++] = fd[1];
 		return 0;
 	}
 	if (r == RUNG_CGROUP)
@@ -284,6 +324,8 @@ static int load_with(struct ebpf *e, const enum attr_rung *rung, unsigned int ri
 		bpf_program__set_autoload(e->skel->progs.ft_state_tp_btf, true);
 	if (ring_bytes)
 		bpf_map__set_max_entries(e->skel->maps.events, ring_bytes);
+	/* ft_nf only for namespaces without conntrack when the flow hook is another rung */
+	e->skel->rodata->noct_only = rung[HOOK_FLOW] != RUNG_NETFILTER;
 	libbpf_last[0] = 0;
 	err = attr_bpf__load(e->skel);
 	if (err) {
@@ -304,6 +346,10 @@ static int load_with(struct ebpf *e, const enum attr_rung *rung, unsigned int ri
 		int n;
 		struct bpf_program *const *p = progs_of(e->skel, h, rung[h], &n);
 
+		/* the other namespaces get their links from ns_scan(); probed alone, the
+		 * link is tried here in the current netns */
+		if (h == HOOK_NETNS && rung[HOOK_FLOW] != RUNG_NONE)
+			continue;
 		for (int i = 0; i < n; i++) {
 			err = attach_prog(e, p[i], rung[h], cgfd);
 			if (err) {
@@ -404,9 +450,10 @@ void attr_ebpf_probe_print(FILE *out, const struct attr_probe *pr)
 
 /* ---- the join -------------------------------------------------------- */
 
-static __u32 rec_hash(__u32 netns, const __u8 *s, const __u8 *d, __u16 sp, __u16 dp, __u8 proto)
+/* By tuple only: a container's record is looked up from the host's netns too. */
+static __u32 rec_hash(const __u8 *s, const __u8 *d, __u16 sp, __u16 dp, __u8 proto)
 {
-	__u32 h = netns * 0x9e3779b1U ^ ((__u32)sp << 16 | dp) ^ proto;
+	__u32 h = ((__u32)sp << 16 | dp) * 0x9e3779b1U ^ proto;
 
 	for (int i = 0; i < 16; i += 4) {
 		__u32 a, b;
@@ -419,9 +466,9 @@ static __u32 rec_hash(__u32 netns, const __u8 *s, const __u8 *d, __u16 sp, __u16
 	return (h ^ (h >> 15)) & (REC_CAP - 1);
 }
 
-static bool rec_matches(const struct attr_event *ev, __u32 netns, const struct flow_tuple *t)
+static bool rec_matches(const struct attr_event *ev, const struct flow_tuple *t)
 {
-	return ev->netns == netns && ev->family == t->family && ev->proto == t->proto &&
+	return ev->family == t->family && ev->proto == t->proto &&
 	       ev->sport == t->sport && ev->dport == t->dport && !memcmp(ev->saddr, t->src, 16) &&
 	       !memcmp(ev->daddr, t->dst, 16);
 }
@@ -429,8 +476,8 @@ static bool rec_matches(const struct attr_event *ev, __u32 netns, const struct f
 static void rec_unlink(struct ebpf *e, __u32 idx)
 {
 	struct rec *r = &e->recs[idx];
-	__u32 *pp = &e->buckets[rec_hash(r->ev.netns, r->ev.saddr, r->ev.daddr, r->ev.sport,
-					  r->ev.dport, r->ev.proto)];
+	__u32 *pp = &e->buckets[rec_hash(r->ev.saddr, r->ev.daddr, r->ev.sport, r->ev.dport,
+					  r->ev.proto)];
 
 	while (*pp) {
 		if (*pp - 1 == idx) {
@@ -452,7 +499,8 @@ static void rec_expire(struct ebpf *e, __u64 now, bool make_room)
 			if (!make_room && now - r->seen_ns < REC_WAIT_NS)
 				break;
 			rec_unlink(e, e->rec_head);
-			e->st.records_dropped++;
+			if (!e->recs[e->rec_head].joined)
+				e->st.records_dropped++;
 		}
 		e->rec_head = (e->rec_head + 1) & (REC_CAP - 1);
 		e->rec_count--;
@@ -460,14 +508,20 @@ static void rec_expire(struct ebpf *e, __u64 now, bool make_room)
 	}
 }
 
-static struct rec *rec_find(struct ebpf *e, __u32 netns, const struct flow_tuple *t)
+/*
+ * The record of tuple t: from netns itself (not given to a flow yet), or
+ * with foreign set, from another netns (a container whose flow this netns
+ * NATs: same tuple on both sides of MASQUERADE or DNAT).
+ */
+static struct rec *rec_find(struct ebpf *e, __u32 netns, const struct flow_tuple *t, bool foreign)
 {
-	__u32 i = e->buckets[rec_hash(netns, t->src, t->dst, t->sport, t->dport, t->proto)];
+	__u32 i = e->buckets[rec_hash(t->src, t->dst, t->sport, t->dport, t->proto)];
 
 	while (i) {
 		struct rec *r = &e->recs[i - 1];
 
-		if (r->used && rec_matches(&r->ev, netns, t))
+		if (r->used && rec_matches(&r->ev, t) &&
+		    (foreign ? r->ev.netns != netns : r->ev.netns == netns && !r->joined))
 			return r;
 		i = r->next;
 	}
@@ -547,19 +601,20 @@ static void port_update(struct ebpf *e, const struct attr_event *ev)
  * address the flow really reached, also after DNAT). Exact address first,
  * then the wildcard, then an IPv6 socket that takes IPv4 (dual stack).
  */
-static const struct attr_owner *port_owner_of(struct ebpf *e, const struct flow *f)
+static const struct attr_owner *port_owner_at(struct ebpf *e, __u32 netns, __u8 family,
+					       __u8 proto, const __u8 *addr, __u16 port)
 {
 	struct attr_port_key k;
 	struct port_ent **pp;
 
-	if (!proto_has_ports(f->orig.proto))
+	if (!proto_has_ports(proto))
 		return NULL;
 	memset(&k, 0, sizeof(k));
-	k.netns = f->netns;
-	k.proto = f->reply.proto;
-	k.family = f->reply.family;
-	k.port = f->reply.sport;
-	memcpy(k.addr, f->reply.src, 16);
+	k.netns = netns;
+	k.proto = proto;
+	k.family = family;
+	k.port = port;
+	memcpy(k.addr, addr, 16);
 	if (*(pp = port_slot(e, &k)))
 		return &(*pp)->owner;
 	memset(k.addr, 0, 16);
@@ -572,10 +627,50 @@ static const struct attr_owner *port_owner_of(struct ebpf *e, const struct flow 
 		return &(*pp)->owner;
 	k.addr[10] = 0xff;
 	k.addr[11] = 0xff;
-	memcpy(&k.addr[12], f->reply.src, 4);
+	memcpy(&k.addr[12], addr, 4);
 	if (*(pp = port_slot(e, &k)))
 		return &(*pp)->owner;
 	return NULL;
+}
+
+static const struct attr_owner *port_owner_of(struct ebpf *e, const struct flow *f)
+{
+	return port_owner_at(e, f->netns, f->reply.family, f->reply.proto, f->reply.src,
+			     f->reply.sport);
+}
+
+/*
+ * A flow of the watched netns that a container made or answered: the
+ * container's record has the flow's original tuple (it sent the first
+ * packet, the host NATs it on the way out) or its reply tuple (it answered
+ * a connection the host forwarded to it, DNAT). A SYN-ACK's record names no
+ * task (softirq sent it): the owner of the listening port in that netns does.
+ */
+static bool join_foreign(struct ebpf *e, struct flow *f)
+{
+	struct rec *r = rec_find(e, f->netns, &f->orig, true);
+	struct attr_event ev;
+	bool inbound = false;
+
+	if (!r) {
+		r = rec_find(e, f->netns, &f->reply, true);
+		inbound = true;
+	}
+	if (!r)
+		return false;
+	ev = r->ev;
+	if (ev.how == ATTR_HOW_PORT) {
+		const struct attr_owner *po = port_owner_at(e, ev.netns, ev.family, ev.proto,
+							    ev.saddr, ev.sport);
+
+		if (!po)
+			return false;
+		ev.owner = *po;
+	}
+	ev.kind = inbound ? ATTR_EV_IN : ATTR_EV_OUT;
+	apply(f, &ev);
+	e->st.joined_netns++;
+	return true;
 }
 
 static int on_record(void *ctx, void *data, size_t len)
@@ -601,13 +696,17 @@ static int on_record(void *ctx, void *data, size_t len)
 	t.dport = ev->dport;
 	t.family = ev->family;
 	t.proto = ev->proto;
-	f = ft_find_tuple(e->m->ft, ev->netns, &t);
+	f = ev->how == ATTR_HOW_PORT ? NULL : ft_find_tuple(e->m->ft, ev->netns, &t);
 	if (f && f->owner.source != FLOW_ATTR_EBPF) {
 		apply(f, ev);
 		e->st.joined++;
-		return 0;
+		if (!e->nnsl)
+			return 0;
+	} else {
+		f = NULL;
 	}
-	/* The conntrack event has not arrived yet: keep the record for it. */
+	/* The conntrack event has not arrived yet: keep the record for it (and, with
+	 * containers around, for the host's entry of the same flow). */
 	if (e->rec_count == REC_CAP)
 		rec_expire(e, 0, true);
 	idx = (e->rec_head + e->rec_count) & (REC_CAP - 1);
@@ -616,7 +715,8 @@ static int on_record(void *ctx, void *data, size_t len)
 	r->ev = *ev;
 	r->seen_ns = model_clock();
 	r->used = 1;
-	b = rec_hash(ev->netns, ev->saddr, ev->daddr, ev->sport, ev->dport, ev->proto);
+	r->joined = f != NULL;
+	b = rec_hash(ev->saddr, ev->daddr, ev->sport, ev->dport, ev->proto);
 	r->next = e->buckets[b];
 	e->buckets[b] = idx + 1;
 	return 0;
@@ -653,13 +753,16 @@ static void eb_pending(struct attr_backend *b, struct flow *f)
 			e->fallback->pending(e->fallback, f);
 		return;
 	}
-	r = rec_find(e, f->netns, &f->orig);
-	if (r) {
+	r = rec_find(e, f->netns, &f->orig, false);
+	if (r && r->ev.how != ATTR_HOW_PORT) {
 		apply(f, &r->ev);
-		rec_unlink(e, (__u32)(r - e->recs));
+		r->joined = 1;
 		e->st.joined++;
 		return;
 	}
+	/* a listener of this netns owns the flow before any other netns' process does */
+	if (e->nnsl && !port_owner_of(e, f) && join_foreign(e, f))
+		return;
 	if (e->nwait == e->wait_cap) {
 		size_t cap = e->wait_cap ? e->wait_cap * 2 : 1024;
 		struct waiting *w = realloc(e->wait, cap * sizeof(*w));
@@ -672,6 +775,63 @@ static void eb_pending(struct attr_backend *b, struct flow *f)
 	e->wait[e->nwait++] = (struct waiting){ f->netns, f->id, model_clock() + FLOW_WAIT_NS };
 }
 
+/*
+ * Rung "netfilter" is per netns: give every other namespace (containers) the
+ * same LOCAL_OUT program, so that flows a container makes or answers have a
+ * record the watched netns' NATed entry can be joined with. New namespaces
+ * are found every NS_SCAN_NS; links of vanished ones are closed. No
+ * namespace is held open (a socket or fd would keep a dead one alive).
+ */
+static void ns_scan(struct ebpf *e)
+{
+	static struct netns_info list[NS_MAX];
+	int n = netns_list(list, NS_MAX);
+	int prog = bpf_program__fd(e->skel->progs.ft_nf);
+	size_t keep = 0;
+
+	e->ns_scan_ns = model_clock();
+	e->ns_gen++;
+	for (int i = 0; i < n; i++) {
+		size_t j;
+
+		if (list[i].inode == e->self_ns)
+			continue;
+		for (j = 0; j < e->nnsl && e->nsl[j].inode != list[i].inode; j++)
+			;
+		if (j < e->nnsl) {
+			e->nsl[j].gen = e->ns_gen;
+			continue;
+		}
+		if (e->nnsl == NS_MAX)
+			break;
+		if (netns_enter(list[i].path) < 0)
+			continue;	/* gone since the listing, or not ours to enter */
+		{
+			int fd[2];
+			int r = nf_attach(prog, fd);
+
+			if (setns(e->self_ns_fd, CLONE_NEWNET) < 0) {
+				/* cannot happen with the fd we hold; never watch the wrong netns */
+				fprintf(stderr, "flowtop: cannot return to the watched netns: %s\n",
+					strerror(errno));
+				abort();
+			}
+			if (r < 0)
+				continue;
+			e->nsl[e->nnsl++] = (struct ns_link){ list[i].inode, { fd[0], fd[1] }, e->ns_gen };
+		}
+	}
+	for (size_t j = 0; j < e->nnsl; j++) {
+		if (e->nsl[j].gen != e->ns_gen) {
+			close(e->nsl[j].fd[0]);
+			close(e->nsl[j].fd[1]);
+			continue;
+		}
+		e->nsl[keep++] = e->nsl[j];
+	}
+	e->nnsl = keep;
+}
+
 static void eb_tick(struct attr_backend *b)
 {
 	struct ebpf *e = b->priv;
@@ -680,6 +840,8 @@ static void eb_tick(struct attr_backend *b)
 
 	drain(e);
 	now = model_clock();
+	if (e->per_netns && now - e->ns_scan_ns >= NS_SCAN_NS)
+		ns_scan(e);
 	for (size_t i = 0; i < e->nwait; i++) {
 		struct waiting *w = &e->wait[i];
 		struct flow *f = ft_find_id(e->m->ft, w->netns, w->id);
@@ -687,10 +849,10 @@ static void eb_tick(struct attr_backend *b)
 
 		if (!f || f->owner.source == FLOW_ATTR_EBPF)
 			continue;
-		r = rec_find(e, f->netns, &f->orig);
-		if (r) {
+		r = rec_find(e, f->netns, &f->orig, false);
+		if (r && r->ev.how != ATTR_HOW_PORT) {
 			apply(f, &r->ev);
-			rec_unlink(e, (__u32)(r - e->recs));
+			r->joined = 1;
 			e->st.joined++;
 			continue;
 		}
@@ -709,12 +871,20 @@ static void eb_tick(struct attr_backend *b)
 				continue;
 			}
 		}
+		/* Neither end in this netns made it: a container behind it (NAT), or
+		 * another netns of this machine, did. */
+		if (e->nnsl && join_foreign(e, f))
+			continue;
 		/*
 		 * A record is written before conntrack announces its flow, and the ring
 		 * was drained above: only a locally sent flow can still expect one (its
 		 * reader lagging). Inbound flows to older listeners go on at once.
 		 */
-		if (now < w->deadline_ns && addr_local(e, f->orig.family, f->orig.src)) {
+		if (now < w->deadline_ns && (addr_local(e, f->orig.family, f->orig.src) ||
+					     (e->nnsl && !addr_local(e, f->reply.family,
+								     f->reply.src)))) {
+			/* ... or a container answering a forwarded connection (DNAT):
+			 * its SYN-ACK's record comes after the host's event. */
 			e->wait[keep++] = *w;
 			continue;
 		}
@@ -726,7 +896,8 @@ static void eb_tick(struct attr_backend *b)
 		 * ring) get the fallback.
 		 */
 		e->st.flows_unmatched++;
-		if (e->fallback && (addr_local(e, f->orig.family, f->orig.src) ||
+		if (e->fallback && f->netns == e->m->netns &&
+		    (addr_local(e, f->orig.family, f->orig.src) ||
 				    addr_local(e, f->reply.family, f->reply.src)))
 			e->fallback->pending(e->fallback, f);
 	}
@@ -765,6 +936,7 @@ static int eb_init(struct attr_backend *b, struct model *m, char *why, size_t wh
 	int r;
 
 	memset(e, 0, sizeof(*e));
+	e->self_ns_fd = -1;
 	e->m = m;
 	b->priv = e;
 	r = attr_ebpf_probe(&e->probe, min_rung);
@@ -786,6 +958,14 @@ static int eb_init(struct attr_backend *b, struct model *m, char *why, size_t wh
 		return -ENOMEM;
 	}
 	e->locals = sd_table_new();
+	if (e->probe.rung[HOOK_NETNS] == RUNG_NETFILTER) {
+		e->self_ns = netns_self();
+		e->self_ns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		e->nsl = calloc(NS_MAX, sizeof(*e->nsl));
+		e->per_netns = e->self_ns_fd >= 0 && e->nsl;
+		if (e->per_netns)
+			ns_scan(e);
+	}
 	/* Flows that were there before us get sock_diag's answer. */
 	e->fallback = attr_sockdiag_backend();
 	if (e->fallback && e->fallback->init(e->fallback, m, err, sizeof(err)) < 0)
@@ -803,6 +983,13 @@ static void eb_done(struct attr_backend *b)
 		e->fallback->done(e->fallback);
 	ring_buffer__free(e->rb);
 	detach_all(e);
+	for (size_t j = 0; j < e->nnsl; j++) {
+		close(e->nsl[j].fd[0]);
+		close(e->nsl[j].fd[1]);
+	}
+	free(e->nsl);
+	if (e->self_ns_fd >= 0)
+		close(e->self_ns_fd);
 	if (e->skel)
 		attr_bpf__destroy(e->skel);
 	sd_table_free(e->locals);
@@ -850,8 +1037,11 @@ void attr_ebpf_stats(struct attr_ebpf_stats *out)
 			out->no_owner = sum;
 		else if (k == ATTR_CNT_MAP_FULL)
 			out->map_full = sum;
+		else if (k == ATTR_CNT_NOCT)
+			out->kernel_noct = sum;
 	}
 	out->waiting_records = e->rec_count;
+	out->netns_watched = e->nnsl;
 	out->waiting_flows = e->nwait;
 }
 

@@ -23,6 +23,7 @@ enum attr_hook {
 	HOOK_LISTEN,		/* owners of listening TCP ports (inbound flows) */
 	HOOK_BIND,		/* owners of bound UDP/other ports (inbound flows) */
 	HOOK_SOCK,		/* socket creators (packets sent by kernel threads) */
+	HOOK_NETNS,		/* flows of other namespaces (containers) without conntrack */
 	HOOK_MAX,
 };
 
@@ -36,6 +37,9 @@ struct attr_ebpf_stats {
 	unsigned long long records;		/* records read from the ring buffer */
 	unsigned long long joined;		/* records joined with a conntrack entry */
 	unsigned long long joined_inbound;	/* inbound flows given to their port's owner */
+	unsigned long long joined_netns;	/* flows joined with a record of another netns */
+	unsigned long long kernel_noct;		/* flows seen where conntrack is inactive */
+	unsigned long long netns_watched;	/* other namespaces with a LOCAL_OUT link */
 	unsigned long long records_dropped;	/* records whose entry never came */
 	unsigned long long flows_unmatched;	/* new flows without a record */
 	unsigned long long lost;		/* ring buffer full in the kernel: attribution lost */

@@ -174,6 +174,12 @@ static void sda_pending(struct attr_backend *b, struct flow *f)
 
 	if (!a || f->owner.source != FLOW_ATTR_NONE)
 		return;
+	/* sock_diag answers for the netns flowtop runs in; another's (--all-netns) sockets
+	 * are not there, and a tuple such as 127.0.0.1's would match a stranger */
+	if (f->netns != a->m->netns) {
+		f->flags |= FLOW_F_ATTR_TRIED;
+		return;
+	}
 	/* the queue is full only if ticks stopped: give up on this flow rather than grow */
 	if (sda_push(a, &it))
 		f->flags |= FLOW_F_ATTR_TRIED;

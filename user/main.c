@@ -22,7 +22,10 @@
 #include "attr_ebpf.h"
 #include "caps.h"
 #include "cgroup.h"
+#include "container.h"
+#include "ctname.h"
 #include "geoip.h"
+#include "netns.h"
 #include "output.h"
 #include "services.h"
 #include "sysctl.h"
@@ -208,11 +211,12 @@ static void open_geoip(struct app *a, const char **dirs)
 
 static void on_ct(void *ctx, const struct ct_msg *m)
 {
-	struct app *a = ctx;
+	struct watch *w = ctx;
+	struct app *a = w->a;
 
 	if (m->type != CT_MSG_DUMP)
 		a->tracking = TRACKING_ACTIVE;
-	model_apply(&a->model, m);
+	model_apply_ns(&a->model, w->inode, w->first, m);
 }
 
 static void on_event(void *ctx, const char *type, const struct flow *f)
@@ -243,18 +247,196 @@ static int epoll_add(int ep, int fd, __u32 tag)
 	return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* epoll tags: the kind in the low byte, the watch's slot above it */
 enum { TAG_EVENTS = 1, TAG_DUMP, TAG_TIMER, TAG_SIGNAL, TAG_STDIN, TAG_ATTR, TAG_STOP };
+#define TAG_OF(kind, slot) ((__u32)(kind) | (__u32)(slot) << 8)
 
+static bool round_running(const struct app *a)
+{
+	for (unsigned int i = 0; i < WATCH_MAX; i++)
+		if (a->watch[i].used && a->watch[i].dumping)
+			return true;
+	return false;
+}
+
+/*
+ * A dump round: every watched namespace's table, one generation for all
+ * (flows of a namespace are swept when its own dump ends). Only the
+ * namespace flowtop runs in is fatal when it cannot be dumped.
+ */
 static int start_dump(struct app *a)
 {
-	int err;
+	int err = 0;
 
-	if (ct_dump_running(a->ct))
+	if (round_running(a))
 		return 0;
-	err = ct_dump_start(a->ct);
-	if (err == 0)
-		model_dump_begin(&a->model);
+	model_dump_begin(&a->model);
+	for (unsigned int i = 0; i < WATCH_MAX; i++) {
+		struct watch *w = &a->watch[i];
+		int r;
+
+		if (!w->used)
+			continue;
+		r = ct_dump_start(w->ct);
+		if (r == 0)
+			w->dumping = true;
+		else if (i == 0)
+			err = r;
+		else
+			snprintf(a->warning, sizeof(a->warning), "cannot dump netns %s: %s",
+				 w->name, strerror(-r));
+	}
+	if (!round_running(a))
+		a->model.dumping = false;
 	return err;
+}
+
+/* ---- --all-netns: the namespaces of the machine, found again every NETNS_SCAN_S ---- */
+
+#define NETNS_SCAN_S 2
+
+/* A name a person recognises: /run/netns's, else the container of its first process. */
+static void watch_name(const struct netns_info *ni, char *out, size_t len)
+{
+	char path[64], line[512], comm[32] = "";
+	struct container_ident ci;
+	bool have_ci = false;
+	FILE *f;
+	int pid;
+
+	if (strncmp(ni->name, "pid ", 4)) {
+		snprintf(out, len, "%s", ni->name);
+		return;
+	}
+	pid = atoi(ni->name + 4);
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "0::", 3)) {
+			line[strcspn(line, "\n")] = 0;
+			have_ci = container_parse(line + 3, &ci) == 0 &&
+				  ci.kind != CT_KIND_USER && ci.kind != CT_KIND_SERVICE;
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (have_ci) {
+		const char *nm = container_name(&ci);
+		char lbl[96];
+
+		if (nm)
+			snprintf(out, len, "%s:%s", container_kind_name(ci.kind), nm);
+		else
+			snprintf(out, len, "%s", container_label(lbl, sizeof(lbl), &ci));
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = 0;
+		fclose(f);
+	}
+	snprintf(out, len, "%s%s%s%s", ni->name, comm[0] ? " (" : "", comm, comm[0] ? ")" : "");
+}
+
+static void watch_label(struct app *a)
+{
+	snprintf(a->netns_label, sizeof(a->netns_label), "all (%u)", a->nwatch);
+}
+
+static int watch_add(struct app *a, int ep, const struct netns_info *ni)
+{
+	struct watch *w = NULL;
+	struct sysctl_result sr;
+	char err[256], warn[192] = "";
+	int slot = -1;
+
+	for (int i = 1; i < WATCH_MAX && !w; i++) {
+		if (!a->watch[i].used) {
+			w = &a->watch[i];
+			slot = i;
+		}
+	}
+	if (!w)
+		return -ENOSPC;
+	if (netns_enter(ni->path) < 0)
+		return -ENOENT;		/* gone since the listing */
+	memset(w, 0, sizeof(*w));
+	w->a = a;
+	w->inode = ni->inode;
+	w->ct = ct_open(on_ct, w, a->opts.rcvbuf, a->opts.out == OUT_JSON_EVENTS, err, sizeof(err));
+	w->sysctl_slot = -1;
+	if (w->ct) {
+		/* counters and timestamps there too; a failure leaves them off (shown as -) */
+		sysctl_setup(ni->inode, ni->path, !a->opts.no_sysctl, &sr, warn, sizeof(warn));
+		w->sysctl_slot = sr.slot;
+	}
+	if (setns(a->self_ns_fd, CLONE_NEWNET) < 0) {
+		/* never go on reading the wrong namespace */
+		fprintf(stderr, "flowtop: cannot return to the first netns: %s\n", strerror(errno));
+		abort();
+	}
+	if (!w->ct) {
+		sysctl_release(w->sysctl_slot);
+		return -EIO;
+	}
+	watch_name(ni, w->name, sizeof(w->name));
+	w->used = true;
+	w->first = true;
+	w->seen = a->scan_gen;
+	epoll_add(ep, ct_event_fd(w->ct), TAG_OF(TAG_EVENTS, slot));
+	epoll_add(ep, ct_dump_fd(w->ct), TAG_OF(TAG_DUMP, slot));
+	a->nwatch++;
+	return 0;
+}
+
+static void watch_del(struct app *a, int ep, struct watch *w)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, ct_event_fd(w->ct), NULL);
+	epoll_ctl(ep, EPOLL_CTL_DEL, ct_dump_fd(w->ct), NULL);
+	ct_close(w->ct);
+	sysctl_release(w->sysctl_slot);
+	model_netns_gone(&a->model, w->inode);
+	memset(w, 0, sizeof(*w));
+	a->nwatch--;
+}
+
+/*
+ * New namespaces are watched from now on (what their first dump finds is
+ * older than flowtop); those that are gone (no process, no /run/netns
+ * name) are closed: holding their sockets would keep them alive.
+ */
+static void watch_scan(struct app *a, int ep)
+{
+	static struct netns_info list[WATCH_MAX * 4];
+	int n = netns_list(list, sizeof(list) / sizeof(list[0]));
+
+	a->scan_gen++;
+	a->watch[0].seen = a->scan_gen;
+	for (int i = 0; i < n; i++) {
+		bool known = false;
+
+		for (unsigned int j = 0; j < WATCH_MAX && !known; j++) {
+			if (a->watch[j].used && a->watch[j].inode == list[i].inode) {
+				a->watch[j].seen = a->scan_gen;
+				known = true;
+			}
+		}
+		if (!known && watch_add(a, ep, &list[i]) == -ENOSPC &&
+		    !strstr(a->warning, "namespaces"))
+			snprintf(a->warning, sizeof(a->warning),
+				 "watching the first %d network namespaces only", WATCH_MAX);
+	}
+	for (unsigned int j = 1; j < WATCH_MAX; j++) {
+		struct watch *w = &a->watch[j];
+
+		/* a namespace in the middle of a dump goes at the next scan */
+		if (w->used && w->seen != a->scan_gen && !w->dumping)
+			watch_del(a, ep, w);
+	}
+	watch_label(a);
 }
 
 /* Output after a completed dump; returns true when flowtop should stop. */
@@ -301,6 +483,7 @@ static int run_loop(struct app *a)
 {
 	int ep = -1, tfd = -1, sfd = -1, stopfd = -1, ret = 0;
 	unsigned long dumps = 0;
+	__u64 last_scan;
 	sigset_t mask;
 
 	/* blocked since start-up (block_signals), so none was lost while we loaded */
@@ -317,8 +500,8 @@ static int run_loop(struct app *a)
 		ret = 1;
 		goto out;
 	}
-	epoll_add(ep, ct_event_fd(a->ct), TAG_EVENTS);
-	epoll_add(ep, ct_dump_fd(a->ct), TAG_DUMP);
+	epoll_add(ep, ct_event_fd(a->ct), TAG_OF(TAG_EVENTS, 0));
+	epoll_add(ep, ct_dump_fd(a->ct), TAG_OF(TAG_DUMP, 0));
 	epoll_add(ep, tfd, TAG_TIMER);
 	epoll_add(ep, sfd, TAG_SIGNAL);
 	if (a->opts.out == OUT_UI)
@@ -336,6 +519,9 @@ static int run_loop(struct app *a)
 			epoll_add(ep, stopfd, TAG_STOP);
 		}
 	}
+	if (a->opts.all_netns)
+		watch_scan(a, ep);
+	last_scan = model_clock();
 	if (start_dump(a) < 0) {
 		die_line("cannot dump the conntrack table: %s", strerror(errno));
 		ret = 1;
@@ -358,18 +544,24 @@ static int run_loop(struct app *a)
 			break;
 		}
 		for (int i = 0; i < n && !a->quit; i++) {
-			switch (evs[i].data.u32) {
-			case TAG_EVENTS: {
-				int r = ct_events_read(a->ct, EV_BUDGET);
+			unsigned int slot = evs[i].data.u32 >> 8;
+			struct watch *w = &a->watch[slot < WATCH_MAX ? slot : 0];
 
+			switch (evs[i].data.u32 & 0xff) {
+			case TAG_EVENTS: {
+				int r;
+
+				if (!w->used)
+					break;
+				r = ct_events_read(w->ct, EV_BUDGET);
 				if (r < 0 && r != -EAGAIN)
 					snprintf(a->warning, sizeof(a->warning),
 						 "conntrack events: %s", strerror(-r));
-				if (ct_events_overran(a->ct)) {
+				if (ct_events_overran(w->ct)) {
 					/* Lost events: the only truth left is a fresh dump. */
 					a->model.resyncs++;
 					a->model.overruns++;
-					if (ct_dump_running(a->ct))
+					if (round_running(a))
 						a->resync_next = true;	/* this dump may predate the loss */
 					else
 						start_dump(a);
@@ -379,14 +571,23 @@ static int run_loop(struct app *a)
 				break;
 			}
 			case TAG_DUMP: {
-				int r = ct_dump_step(a->ct, DUMP_BUDGET);
+				int r;
+				bool last;
 
+				if (!w->used || !w->dumping)
+					break;
+				r = ct_dump_step(w->ct, DUMP_BUDGET);
 				if (r == 0)
 					break;
 				if (r < 0)
 					snprintf(a->warning, sizeof(a->warning),
 						 "conntrack dump failed: %s", strerror(-r));
-				model_dump_end(&a->model);
+				w->dumping = false;
+				last = !round_running(a);
+				model_dump_end_ns(&a->model, w->inode, last);
+				w->first = false;
+				if (!last)
+					break;	/* the round ends with its last namespace */
 				model_flush(&a->model);
 				/* Expire here, right before the rows are rebuilt: the view never
 				 * holds a flow that was removed. */
@@ -410,6 +611,11 @@ static int run_loop(struct app *a)
 
 				if (read(tfd, &exp, sizeof(exp)) < 0) {
 					/* spurious wake-up */
+				}
+				if (a->opts.all_netns && !round_running(a) &&
+				    model_clock() - last_scan >= NETNS_SCAN_S * 1000000000ULL) {
+					watch_scan(a, ep);
+					last_scan = model_clock();
 				}
 				start_dump(a);
 				break;
@@ -580,6 +786,15 @@ int main(int argc, char **argv)
 	} else {
 		snprintf(app.netns_label, sizeof(app.netns_label), "host");
 	}
+	app.self_ns_fd = -1;
+	if (app.opts.all_netns) {
+		app.self_ns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (app.self_ns_fd < 0) {
+			die_line("--all-netns: cannot open this network namespace: %s",
+				 strerror(errno));
+			return 1;
+		}
+	}
 
 	if (app.opts.probe)
 		return probe_report(&app);
@@ -593,6 +808,7 @@ int main(int argc, char **argv)
 	} else {
 		r = sysctl_setup(netns_inode(), app.opts.netns ? nspath : "", !app.opts.no_sysctl,
 				 &sr, app.warning, sizeof(app.warning));
+		app.watch[0].sysctl_slot = sr.slot;
 		app.acct_on = sr.acct_on;
 		app.tstamp_on = sr.tstamp_on;
 		if (r < 0 && app.opts.out != OUT_UI)
@@ -600,6 +816,8 @@ int main(int argc, char **argv)
 		atexit(sysctl_restore);
 	}
 
+	/* container runtimes' state files, under another root for tests */
+	container_name_root(getenv("FLOWTOP_STATE_ROOT"));
 	conf_dirs(dirs, local_conf, sizeof(local_conf));
 	services_load(dirs, services_warn);
 	if (!app.opts.no_geoip)
@@ -622,8 +840,15 @@ int main(int argc, char **argv)
 	}
 
 	/* Only the event stream reports updates; the views refresh states by dumps. */
-	app.ct = ct_open(on_ct, &app, app.opts.rcvbuf, app.opts.out == OUT_JSON_EVENTS, err,
+	app.watch[0].a = &app;
+	app.watch[0].inode = netns_inode();
+	app.watch[0].first = true;
+	snprintf(app.watch[0].name, sizeof(app.watch[0].name), "%s", app.netns_label);
+	app.ct = ct_open(on_ct, &app.watch[0], app.opts.rcvbuf, app.opts.out == OUT_JSON_EVENTS, err,
 			 sizeof(err));
+	app.watch[0].ct = app.ct;
+	app.watch[0].used = app.ct != NULL;
+	app.nwatch = 1;
 	if (!app.ct) {
 		die_line("%s", err);
 		ret = 1;
@@ -652,7 +877,11 @@ out:
 	}
 	if (app.model.attr && app.model.attr->done)
 		app.model.attr->done(app.model.attr);
-	ct_close(app.ct);
+	for (int i = 0; i < WATCH_MAX; i++)
+		if (app.watch[i].used)
+			ct_close(app.watch[i].ct);
+	if (app.self_ns_fd >= 0)
+		close(app.self_ns_fd);
 	model_fini(&app.model);
 	services_free();
 	geoip_close();

@@ -10,6 +10,7 @@
 #include "attr.h"
 #include "cgroup.h"
 #include "container.h"
+#include "ctname.h"
 #include "fmt.h"
 #include "model.h"
 
@@ -22,7 +23,9 @@ struct cc_ent {
 	__u64 id;		/* 0 = free slot */
 	__u64 retry_ns;		/* path unknown: look again after this (0 = final) */
 	__u32 hash;		/* of label, so the per-container pass hashes no strings */
-	char label[CONTAINER_LABEL_LEN];
+	char label[CONTAINER_LABEL_LEN];	/* "docker:web", else "docker:0123456789ab" */
+	char idlabel[CONTAINER_LABEL_LEN];	/* always the id form */
+	char name[CONTAINER_LABEL_LEN];		/* the runtime's name, or "" */
 };
 
 struct model_ccache {
@@ -157,7 +160,8 @@ static void sample_rate(struct model *m, struct flow *f)
 	f->rate_reply_bytes = f->reply_bytes;
 }
 
-static struct flow *add_flow(struct model *m, const struct ct_msg *msg)
+static struct flow *add_flow(struct model *m, __u32 netns, bool first,
+			     const struct ct_msg *msg)
 {
 	struct flow tmpl = { 0 };
 	struct flow *f;
@@ -165,11 +169,11 @@ static struct flow *add_flow(struct model *m, const struct ct_msg *msg)
 	tmpl.orig = msg->f.orig;
 	tmpl.reply = msg->f.orig;	/* until a reply tuple arrives */
 	tmpl.id = msg->f.id;
-	tmpl.netns = m->netns;
+	tmpl.netns = netns;
 	tmpl.owner.uid = (__u32)-1;
 	tmpl.seen_ns = m->now_ns;
 	tmpl.gen = m->gen;
-	if (!m->first_dump_done && msg->type == CT_MSG_DUMP)
+	if (first && msg->type == CT_MSG_DUMP)
 		tmpl.flags |= FLOW_F_PREEXIST;
 	f = ft_insert(m->ft, &tmpl);
 	if (!f)
@@ -198,7 +202,12 @@ static void mark_gone(struct model *m, struct flow *f, bool queue)
 
 void model_apply(struct model *m, const struct ct_msg *msg)
 {
-	struct flow *f = ft_find_id(m->ft, m->netns, msg->f.id);
+	model_apply_ns(m, m->netns, !m->first_dump_done, msg);
+}
+
+void model_apply_ns(struct model *m, __u32 netns, bool first, const struct ct_msg *msg)
+{
+	struct flow *f = ft_find_id(m->ft, netns, msg->f.id);
 
 	/* Conntrack ids are recycled: same id, other tuple means the old flow ended. */
 	if (f && !flow_tuple_equal(&f->orig, &msg->f.orig)) {
@@ -214,8 +223,8 @@ void model_apply(struct model *m, const struct ct_msg *msg)
 	switch (msg->type) {
 	case CT_MSG_DUMP:
 		if (!f) {
-			f = add_flow(m, msg);
-			if (f && m->first_dump_done)
+			f = add_flow(m, netns, first, msg);
+			if (f && !first)
 				queue_event(m, f, CT_MSG_NEW);
 			/* A flow only a re-dump after an overrun found: its NEW was lost. */
 			if (f && m->resync_pending)
@@ -231,7 +240,7 @@ void model_apply(struct model *m, const struct ct_msg *msg)
 	case CT_MSG_NEW:
 	case CT_MSG_UPDATE:
 		if (!f) {
-			f = add_flow(m, msg);
+			f = add_flow(m, netns, first, msg);
 			if (f)
 				queue_event(m, f, CT_MSG_NEW);
 		} else {
@@ -245,7 +254,7 @@ void model_apply(struct model *m, const struct ct_msg *msg)
 	case CT_MSG_DESTROY:
 		if (!f) {
 			/* Never seen alive (born and gone between two reads): keep it briefly. */
-			f = add_flow(m, msg);
+			f = add_flow(m, netns, first, msg);
 			if (!f)
 				return;
 			queue_event(m, f, CT_MSG_NEW);
@@ -265,14 +274,18 @@ void model_dump_begin(struct model *m)
 
 void model_dump_end(struct model *m)
 {
+	model_dump_end_ns(m, m->netns, true);
+}
+
+void model_dump_end_ns(struct model *m, __u32 netns, bool last)
+{
 	size_t slots = ft_slots(m->ft);
 
-	m->dumping = false;
 	m->now_ns = model_clock();
 	for (size_t s = 0; s < slots; s++) {
 		struct flow *f = ft_slot(m->ft, s);
 
-		if (!f || (f->flags & FLOW_F_GONE) || f->gen == m->gen)
+		if (!f || f->netns != netns || (f->flags & FLOW_F_GONE) || f->gen == m->gen)
 			continue;
 		/* Not in the table any more and no DESTROY reached us. */
 		m->swept++;
@@ -280,8 +293,24 @@ void model_dump_end(struct model *m)
 			m->events_lost++;
 		mark_gone(m, f, true);
 	}
+	if (!last)
+		return;
+	m->dumping = false;
 	m->first_dump_done = true;
 	m->resync_pending = false;
+}
+
+void model_netns_gone(struct model *m, __u32 netns)
+{
+	size_t slots = ft_slots(m->ft);
+
+	m->now_ns = model_clock();
+	for (size_t s = 0; s < slots; s++) {
+		struct flow *f = ft_slot(m->ft, s);
+
+		if (f && f->netns == netns && !(f->flags & FLOW_F_GONE))
+			mark_gone(m, f, true);
+	}
 }
 
 void model_flush(struct model *m)
@@ -389,11 +418,26 @@ static void cc_fill(struct cc_ent *e, __u64 now)
 	struct container_ident ci;
 
 	e->label[0] = '\0';
+	e->idlabel[0] = '\0';
+	e->name[0] = '\0';
 	e->retry_ns = 0;
-	if (!path)
+	if (!path) {
 		e->retry_ns = now + CC_RETRY_NS;
-	else if (!container_parse(path, &ci))
-		container_label(e->label, sizeof(e->label), &ci);
+	} else if (!container_parse(path, &ci)) {
+		const char *name = container_name(&ci);
+
+		container_label(e->idlabel, sizeof(e->idlabel), &ci);
+		if (name) {
+			snprintf(e->name, sizeof(e->name), "%s", name);
+			snprintf(e->label, sizeof(e->label), "%s:%s", container_kind_name(ci.kind),
+				 name);
+		} else {
+			snprintf(e->label, sizeof(e->label), "%s", e->idlabel);
+			/* a container just started may have no state file yet */
+			if (ci.kind != CT_KIND_SERVICE && ci.kind != CT_KIND_USER)
+				e->retry_ns = now + CTNAME_TTL_S * 1000000000ULL;
+		}
+	}
 	e->hash = str_hash(e->label);
 }
 
@@ -431,6 +475,16 @@ static struct cc_ent *cc_lookup(const struct model *m, __u64 id)
 const char *model_container(const struct model *m, __u64 cgroup_id)
 {
 	return cc_lookup(m, cgroup_id)->label;
+}
+
+const char *model_container_id(const struct model *m, __u64 cgroup_id)
+{
+	return cc_lookup(m, cgroup_id)->idlabel;
+}
+
+const char *model_container_name(const struct model *m, __u64 cgroup_id)
+{
+	return cc_lookup(m, cgroup_id)->name;
 }
 
 static unsigned int show_bit(__u8 proto)
@@ -498,9 +552,10 @@ bool model_match(const struct model *m, const struct flow *f, const struct view_
 	if (vo->filter[0] && !text_match(f, vo->filter))
 		return false;
 	if (vo->container[0]) {
-		const char *l = model_container(m, f->owner.cgroup_id);
+		const struct cc_ent *ce = cc_lookup(m, f->owner.cgroup_id);
 
-		if (!strcmp(vo->container, "-") ? l[0] != '\0' : !strcasestr(l, vo->container))
+		if (!strcmp(vo->container, "-") ? ce->label[0] != '\0' :
+		    !strcasestr(ce->label, vo->container) && !strcasestr(ce->idlabel, vo->container))
 			return false;
 	}
 	return true;

@@ -138,6 +138,16 @@ void model_apply(struct model *m, const struct ct_msg *msg);
 void model_dump_begin(struct model *m);
 void model_dump_end(struct model *m);
 /*
+ * Several namespaces (--all-netns): messages of netns (first = its first
+ * dump has not ended: what a dump finds existed before flowtop), and the
+ * sweep of one namespace's flows when its dump ends (last = the round's last
+ * dump). A round's dumps share one model_dump_begin().
+ */
+void model_apply_ns(struct model *m, __u32 netns, bool first, const struct ct_msg *msg);
+void model_dump_end_ns(struct model *m, __u32 netns, bool last);
+/* A watched namespace went away: its flows are gone. */
+void model_netns_gone(struct model *m, __u32 netns);
+/*
  * End of a batch of messages: let the attribution backend resolve what is
  * pending, then hand queued lifecycle events to on_event.
  */
@@ -152,11 +162,15 @@ bool model_match(const struct model *m, const struct flow *f, const struct view_
 /* Rebuild rows (filtered, sorted) and per-process and per-container aggregates. */
 void model_view_build(struct model *m, const struct view_opts *vo);
 /*
- * Container label of a cgroup id ("docker:0123456789ab", "nginx.service", ...), or ""
+ * Container label of a cgroup id ("docker:web" when the runtime's state names it, else
+ * "docker:0123456789ab"; "nginx.service", ...), or ""
  * when the cgroup is unknown or not a container, service or session. Cached by id:
  * the path is parsed once per id. The string is valid until the next lookup.
  */
 const char *model_container(const struct model *m, __u64 cgroup_id);
+/* The same container by its id ("docker:0123456789ab"), and its runtime's name or "". */
+const char *model_container_id(const struct model *m, __u64 cgroup_id);
+const char *model_container_name(const struct model *m, __u64 cgroup_id);
 /* cgroup id -> path used by model_container(); cgroup_path() unless a test replaces it. */
 extern const char *(*model_cgroup_path)(__u64 id);
 /* Age in seconds (from conntrack's timestamp when known, else from first sight). */

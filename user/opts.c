@@ -28,6 +28,7 @@ enum {
 	OPT_RUNG,
 	OPT_CONTAINER,
 	OPT_GEOIP_DB,
+	OPT_ALL_NETNS,
 };
 
 static const struct option long_opts[] = {
@@ -53,6 +54,7 @@ static const struct option long_opts[] = {
 	{ "events", no_argument, NULL, OPT_EVENTS },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "netns", required_argument, NULL, OPT_NETNS },
+	{ "all-netns", no_argument, NULL, OPT_ALL_NETNS },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "probe", no_argument, NULL, OPT_PROBE },
 	{ "sort", required_argument, NULL, OPT_SORT },
@@ -118,6 +120,8 @@ void opts_usage(FILE *out)
 		"Source:\n"
 		"      --netns NAME|PATH watch another network namespace (ip netns name or\n"
 		"                        a path such as /proc/PID/ns/net)\n"
+		"      --all-netns       watch this namespace and every other one found\n"
+		"                        (/run/netns, /proc/*/ns/net), also those made later\n"
 		"      --mode MODE       auto, ebpf or conntrack (default auto)\n"
 		"      --probe           print the attribution decision per hook and exit\n"
 		"      --rcvbuf BYTES    conntrack event socket buffer (default 8M, grows on loss)\n"
@@ -229,6 +233,9 @@ int opts_parse(int argc, char **argv, struct opts *o, char *err, size_t errlen)
 				return -1;
 			}
 			o->netns = optarg;
+			break;
+		case OPT_ALL_NETNS:
+			o->all_netns = true;
 			break;
 		case OPT_MODE:
 			if (!strcmp(optarg, "auto"))
@@ -350,6 +357,10 @@ int opts_parse(int argc, char **argv, struct opts *o, char *err, size_t errlen)
 	}
 	if (json && batch) {
 		snprintf(err, errlen, "choose one of --batch and --json");
+		return -1;
+	}
+	if (o->all_netns && o->netns) {
+		snprintf(err, errlen, "choose one of --netns and --all-netns");
 		return -1;
 	}
 	if (o->iterations && !batch && !json) {

@@ -38,6 +38,7 @@ struct opts {
 	unsigned int ring_bytes;	/* eBPF ring buffer, bytes (0 = default) */
 	int rung_limit;			/* eBPF: no rung better than this (enum attr_rung) */
 	const char *netns;		/* NAME or PATH */
+	bool all_netns;			/* --all-netns: every namespace of the machine */
 	enum sort_key sort;
 	bool reverse;
 	char filter[128];

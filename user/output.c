@@ -209,19 +209,20 @@ void json_flow(FILE *out, const struct app *a, const char *type, const struct fl
 	else
 		fputs(",\"uid\":null", out);
 	if (f->owner.cgroup_id) {
-		const char *cg = cgroup_path(f->owner.cgroup_id);
-		struct container_ident ci;
-		char label[128];
+		const char *cid = model_container_id(&a->model, f->owner.cgroup_id);
+		const char *cname = model_container_name(&a->model, f->owner.cgroup_id);
 
 		fprintf(out, ",\"cgroup_id\":%llu", (unsigned long long)f->owner.cgroup_id);
-		json_key_str(out, "cgroup", cg);
+		json_key_str(out, "cgroup", cgroup_path(f->owner.cgroup_id));
 		/* only a layout flowtop knows names a container: never a guess */
-		json_key_str(out, "container", cg && !container_parse(cg, &ci) ?
-				 container_label(label, sizeof(label), &ci) : NULL);
+		json_key_str(out, "container", cid[0] ? cid : NULL);
+		json_key_str(out, "container_name", cname[0] ? cname : NULL);
 	} else {
-		fputs(",\"cgroup_id\":null,\"cgroup\":null,\"container\":null", out);
+		fputs(",\"cgroup_id\":null,\"cgroup\":null,\"container\":null,"
+		      "\"container_name\":null", out);
 	}
 	fprintf(out, ",\"netns\":%u", f->netns);
+	json_key_str(out, "netns_name", app_netns_name(a, f->netns));
 	switch (f->owner.source) {
 	case FLOW_ATTR_EBPF: fputs(",\"attr\":\"ebpf\"", out); break;
 	case FLOW_ATTR_SOCKDIAG: fputs(",\"attr\":\"sockdiag\"", out); break;
@@ -279,9 +280,10 @@ void json_summary(FILE *out, const struct app *a)
 		attr_ebpf_stats(&st);
 		fprintf(out,
 			"},\"attr_lost\":%llu,\"attr_records\":%llu,\"attr_joined\":%llu,"
-			"\"attr_inbound\":%llu,\"attr_dropped\":%llu,\"attr_unmatched\":%llu",
+			"\"attr_inbound\":%llu,\"attr_dropped\":%llu,\"attr_unmatched\":%llu,"
+			"\"attr_netns_joined\":%llu,\"attr_netns_links\":%llu",
 			st.lost, st.records, st.joined, st.joined_inbound, st.records_dropped,
-			st.flows_unmatched);
+			st.flows_unmatched, st.joined_netns, st.netns_watched);
 	} else {
 		fputs("},\"attr_lost\":null", out);
 	}
@@ -296,6 +298,7 @@ void json_summary(FILE *out, const struct app *a)
 		a->tstamp_on ? "true" : "false", geoip_available() ? "true" : "false",
 		tracking_word(a->tracking), a->model.created,
 		a->model.destroyed, a->model.swept, ft_memory(a->model.ft));
+	fprintf(out, ",\"netns_watched\":%u", a->nwatch);
 	json_key_str(out, "warning", a->warning[0] ? a->warning : NULL);
 	fputs("}\n", out);
 }

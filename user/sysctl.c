@@ -17,13 +17,16 @@
 static const char *const knobs[] = { "nf_conntrack_acct", "nf_conntrack_timestamp" };
 #define NKNOBS 2
 
-/* Everything the signal-safe restore needs, prepared in advance. */
-static struct {
+/* Everything the signal-safe restore needs, prepared in advance; one slot per netns. */
+struct rs_slot {
 	int fd[NKNOBS];		/* open sysctl files (bound to the netns at open time) */
 	char old[NKNOBS];	/* '0'..'9' to write back, 0 = leave alone */
 	char state_path[128];
 	volatile sig_atomic_t armed;
-} rs = { .fd = { -1, -1 } };
+	bool used;
+};
+
+static struct rs_slot slots[SYSCTL_SLOTS];
 
 static const char *state_dir(void)
 {
@@ -50,16 +53,36 @@ static int write_knob(int fd, char v)
 	return pwrite(fd, buf, 2, 0) == 2 ? 0 : -errno;
 }
 
+static void restore_slot(struct rs_slot *rs)
+{
+	if (!rs->armed)
+		return;
+	rs->armed = 0;
+	for (int i = 0; i < NKNOBS; i++)
+		if (rs->old[i] && rs->fd[i] >= 0)
+			write_knob(rs->fd[i], rs->old[i]);
+	if (rs->state_path[0])
+		unlink(rs->state_path);
+}
+
 void sysctl_restore(void)
 {
-	if (!rs.armed)
+	for (int i = 0; i < SYSCTL_SLOTS; i++)
+		restore_slot(&slots[i]);
+}
+
+void sysctl_release(int slot)
+{
+	struct rs_slot *rs;
+
+	if (slot < 0 || slot >= SYSCTL_SLOTS || !slots[slot].used)
 		return;
-	rs.armed = 0;
+	rs = &slots[slot];
+	restore_slot(rs);
 	for (int i = 0; i < NKNOBS; i++)
-		if (rs.old[i] && rs.fd[i] >= 0)
-			write_knob(rs.fd[i], rs.old[i]);
-	if (rs.state_path[0])
-		unlink(rs.state_path);
+		if (rs->fd[i] >= 0)
+			close(rs->fd[i]);
+	memset(rs, 0, sizeof(*rs));
 }
 
 static bool owner_alive(pid_t pid)
@@ -109,8 +132,15 @@ static int recover_file(const char *path)
 
 	if (nspath[0]) {
 		int nsfd = open(nspath, O_RDONLY | O_CLOEXEC);
+		const char *base = strrchr(path, '/');
+		unsigned long ino = strtoul(base ? base + 8 : "0", NULL, 10);	/* "/sysctl-" */
+		struct stat st;
 
-		if (nsfd < 0) {
+		/* a /proc/PID path may name another process's netns by now, a
+		 * /run/netns name a new namespace: only the same inode is the same */
+		if (nsfd < 0 || fstat(nsfd, &st) < 0 || (ino && (unsigned long)st.st_ino != ino)) {
+			if (nsfd >= 0)
+				close(nsfd);
 			unlink(path);	/* the namespace is gone, and its settings with it */
 			return 0;
 		}
@@ -175,16 +205,32 @@ int sysctl_setup(__u32 netns_ino, const char *netns_path, bool touch, struct sys
 	char cur[NKNOBS] = { 0 };
 	bool want_change = false;
 	int err = 0;
+	struct rs_slot *rs = NULL;
 
 	memset(res, 0, sizeof(*res));
+	res->slot = -1;
+	for (int i = 0; i < SYSCTL_SLOTS && !rs; i++) {
+		if (!slots[i].used) {
+			rs = &slots[i];
+			res->slot = i;
+		}
+	}
+	if (!rs) {
+		snprintf(warn, warnlen, "counters not switched on: more than %d namespaces",
+			 SYSCTL_SLOTS);
+		return -ENOSPC;
+	}
+	memset(rs, 0, sizeof(*rs));
+	rs->used = true;
+	rs->fd[0] = rs->fd[1] = -1;
 	for (int i = 0; i < NKNOBS; i++) {
 		char p[128];
 
 		snprintf(p, sizeof(p), PROC_NF "%s", knobs[i]);
-		rs.fd[i] = open(p, (touch ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-		if (rs.fd[i] < 0 && touch)
-			rs.fd[i] = open(p, O_RDONLY | O_CLOEXEC);
-		if (rs.fd[i] < 0 || read_knob(rs.fd[i], &cur[i]) < 0) {
+		rs->fd[i] = open(p, (touch ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+		if (rs->fd[i] < 0 && touch)
+			rs->fd[i] = open(p, O_RDONLY | O_CLOEXEC);
+		if (rs->fd[i] < 0 || read_knob(rs->fd[i], &cur[i]) < 0) {
 			snprintf(warn, warnlen, "cannot read %s%s: %s", PROC_NF, knobs[i],
 				 strerror(errno));
 			return -ENOENT;
@@ -203,17 +249,17 @@ int sysctl_setup(__u32 netns_ino, const char *netns_path, bool touch, struct sys
 			 strerror(errno));
 		return -errno;
 	}
-	snprintf(rs.state_path, sizeof(rs.state_path), "%s/sysctl-%u", state_dir(), netns_ino);
+	snprintf(rs->state_path, sizeof(rs->state_path), "%s/sysctl-%u", state_dir(), netns_ino);
 	{
 		char tmp[160];
 		FILE *f;
 
-		snprintf(tmp, sizeof(tmp), "%s.%d", rs.state_path, (int)getpid());
+		snprintf(tmp, sizeof(tmp), "%s.%d", rs->state_path, (int)getpid());
 		f = fopen(tmp, "w");
 		if (!f) {
 			snprintf(warn, warnlen, "counters stay off: cannot write %s: %s", tmp,
 				 strerror(errno));
-			rs.state_path[0] = 0;
+			rs->state_path[0] = 0;
 			return -errno;
 		}
 		fprintf(f, "pid %d\nnetns %s\n", (int)getpid(),
@@ -221,21 +267,21 @@ int sysctl_setup(__u32 netns_ino, const char *netns_path, bool touch, struct sys
 		for (int i = 0; i < NKNOBS; i++)
 			if (cur[i] == '0')
 				fprintf(f, "%s %c\n", knobs[i], cur[i]);
-		if (fclose(f) != 0 || rename(tmp, rs.state_path) < 0) {
+		if (fclose(f) != 0 || rename(tmp, rs->state_path) < 0) {
 			unlink(tmp);
-			snprintf(warn, warnlen, "counters stay off: cannot write %s", rs.state_path);
-			rs.state_path[0] = 0;
+			snprintf(warn, warnlen, "counters stay off: cannot write %s", rs->state_path);
+			rs->state_path[0] = 0;
 			return -EIO;
 		}
 	}
 	for (int i = 0; i < NKNOBS; i++) {
 		if (cur[i] != '0')
 			continue;
-		rs.old[i] = cur[i];
-		rs.armed = 1;
-		if (write_knob(rs.fd[i], '1') < 0) {
+		rs->old[i] = cur[i];
+		rs->armed = 1;
+		if (write_knob(rs->fd[i], '1') < 0) {
 			err = -errno;
-			rs.old[i] = 0;
+			rs->old[i] = 0;
 			snprintf(warn, warnlen, "cannot enable %s: %s", knobs[i], strerror(-err));
 			continue;
 		}
@@ -246,9 +292,9 @@ int sysctl_setup(__u32 netns_ino, const char *netns_path, bool touch, struct sys
 			res->tstamp_on = true;
 	}
 	if (!res->changed) {
-		rs.armed = 0;
-		unlink(rs.state_path);
-		rs.state_path[0] = 0;
+		rs->armed = 0;
+		unlink(rs->state_path);
+		rs->state_path[0] = 0;
 	}
 	return err;
 }

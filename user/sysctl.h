@@ -9,7 +9,10 @@
 /* Where the values to restore are kept while flowtop runs (overridable for tests). */
 #define SYSCTL_STATE_DIR "/run/flowtop"
 
+#define SYSCTL_SLOTS 256	/* namespaces whose sysctls one flowtop may change */
+
 struct sysctl_result {
+	int slot;		/* for sysctl_release(), -1 = none */
 	bool acct_on;		/* nf_conntrack_acct is 1 now */
 	bool tstamp_on;
 	bool changed;		/* flowtop changed something it must restore */
@@ -32,7 +35,9 @@ int sysctl_recover(void);
 int sysctl_setup(__u32 netns_ino, const char *netns_path, bool touch, struct sysctl_result *res,
 		 char *warn, size_t warnlen);
 
-/* Restore what sysctl_setup changed. Async-signal-safe; idempotent. */
+/* Restore what sysctl_setup changed, in every netns. Async-signal-safe; idempotent. */
 void sysctl_restore(void);
+/* Restore one namespace's values and forget it (it is no longer watched). */
+void sysctl_release(int slot);
 
 #endif

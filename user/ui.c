@@ -39,7 +39,7 @@
 enum tab { TAB_FLOWS, TAB_PROCS, TAB_CONTS, TAB_N };
 
 enum fcol {
-	F_MARK, F_PID, F_PROG, F_CONT, F_PROTO, F_STATE, F_AGE, F_ADDR, F_PORT, F_BYTES, F_RATE,
+	F_MARK, F_PID, F_PROG, F_CONT, F_NETNS, F_PROTO, F_STATE, F_AGE, F_ADDR, F_PORT, F_BYTES, F_RATE,
 	F_N
 };
 enum pcol { P_PID, P_PROG, P_FLOWS, P_SENT, P_RECV, P_TX, P_RX, P_N };
@@ -124,6 +124,8 @@ static struct col fcols[F_N] = {
 	[F_PROG] = COL("PROG", 7, 15, 2, 8, false, false, false),
 	/* "docker:0123456789ab"; first to go, and only shown on wide screens anyway */
 	[F_CONT] = COL("CONTAINER", 10, 19, 4, 0, false, false, false),
+	/* --all-netns: which namespace's table the flow is in */
+	[F_NETNS] = COL("NETNS", 10, 16, 2, 4, false, false, false),
 	[F_PROTO] = COL("PROTO", 5, 5, 0, 6, false, false, false),
 	[F_STATE] = COL("STATE", 7, 11, 1, 3, false, false, false),
 	[F_AGE] = COL("AGE", 6, 6, 0, 2, true, false, false),
@@ -804,6 +806,14 @@ static void flow_cells(const struct app *a, const struct model *m, const struct 
 		else
 			snprintf(c[F_CONT], CELL, "-");
 	}
+	if (!fcols[F_NETNS].hide) {
+		const char *nn = app_netns_name(a, f->netns);
+
+		if (nn)
+			fmt_sanitize(c[F_NETNS], CELL, nn, 48);
+		else
+			snprintf(c[F_NETNS], CELL, "%u", f->netns);
+	}
 	proto_text(c[F_PROTO], CELL, f);
 	st = state_name(f->orig.proto, f->state);
 	snprintf(c[F_STATE], CELL, "%s", st ? st : "-");
@@ -1007,6 +1017,7 @@ static void draw_flows(struct app *a, int y0, int h, int width)
 	}
 	/* an 80- or 100-column screen has no room to spare for it */
 	fcols[F_CONT].hide = width < CONT_COL_WIDTH;
+	fcols[F_NETNS].hide = !a->opts.all_netns;
 	page = (size_t)h / per;
 	if (!page)
 		page = 1;

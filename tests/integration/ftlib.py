@@ -119,12 +119,13 @@ def on_cleanup(fn):
     return fn
 
 
-def run_cleanups():
+def run_cleanups(final=True):
+    """Undo everything registered so far; final=False lets a test go on and register more."""
     global _cleaned
     with _cleanup_lock:
         if _cleaned:
             return
-        _cleaned = True
+        _cleaned = final
         while _cleanups:
             fn = _cleanups.pop()
             try:
@@ -349,6 +350,106 @@ class Netns:
         for p in self.procs:
             p.wait(2)
         run(["ip", "netns", "del", self.name], timeout=10)
+
+
+# --------------------------------------------------------------------------
+# entering namespaces and cgroups from worker processes (setns keeps the cgroup2 mount
+# visible: `ip netns exec` remounts /sys and hides it)
+
+_libc = None
+
+
+def setns_net(path):
+    """Move the calling process into the network namespace at path."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if _libc.setns(fd, 0x40000000) != 0:      # CLONE_NEWNET
+            e = ctypes.get_errno()
+            raise OSError(e, "setns(%s): %s" % (path, os.strerror(e)))
+    finally:
+        os.close(fd)
+
+
+def cg2_root():
+    """Mount point of the cgroup v2 hierarchy (/sys/fs/cgroup or .../unified), or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.partition(" - ")
+            if post.split()[:1] == ["cgroup2"]:
+                return pre.split()[4]
+    return None
+
+
+def remove_cgroups(dirs):
+    """Kill what is left in the test's cgroup directories and remove them, deepest first."""
+    for d in reversed(dirs):
+        try:
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                for pid in f.read().split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except (ProcessLookupError, ValueError):
+                        pass
+        except OSError:
+            pass
+        for _ in range(50):
+            try:
+                os.rmdir(d)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            print("# cleanup: cannot remove cgroup %s" % d, file=sys.stderr)
+
+
+def make_cgroup(rel, root=None):
+    """mkdir -p rel under the cgroup v2 root; what was made is removed at cleanup.
+    Returns (path, remover)."""
+    cur = root or cg2_root()
+    made = []
+    for part in rel.strip("/").split("/"):
+        cur = os.path.join(cur, part)
+        if not os.path.isdir(cur):
+            os.mkdir(cur)
+            made.append(cur)
+
+    def rm(dirs=made):
+        remove_cgroups(dirs)
+        del dirs[:]
+    on_cleanup(rm)
+    return cur, rm
+
+
+def info(msg):
+    """An INFO line: measured, printed, not asserted."""
+    print("INFO " + one_line(msg, 3000), flush=True)
+
+
+def worker(ns, script, kind, cfg):
+    """Run `script worker KIND NETNS_PATH JSON` (a test's own worker side) for namespace ns."""
+    p = Proc([sys.executable, script, "worker", kind, ns.path, json.dumps(cfg)])
+    ns.procs.append(p)
+    return p
+
+
+def worker_output(p, timeout):
+    """A worker's "KIND JSON" lines until DONE: ([(kind, text)], None) or (lines, why) when no
+    DONE came within timeout."""
+    out = []
+    end = time.monotonic() + timeout
+    while True:
+        line = p.read_line(max(end - time.monotonic(), 0))
+        if line is None:
+            return out, "no DONE within %ss (stderr %r)" % (timeout, p.stderr_now()[-300:])
+        if line == "DONE":
+            return out, None
+        kind, _, rest = line.partition(" ")
+        out.append((kind, rest))
 
 
 _link_counter = [0]
@@ -781,7 +882,20 @@ def missing_fields(obj, fields):
 # --------------------------------------------------------------------------
 # helper programs (run inside a namespace)
 
-def _set_comm(name):
+def tcp_once(dst, port, data=b"ping", fam=None):
+    """Connect, send data, read the answer, close; returns the local (address, port)."""
+    s = socket.socket(fam or (socket.AF_INET6 if ":" in dst else socket.AF_INET),
+                      socket.SOCK_STREAM)
+    s.settimeout(3)
+    s.connect((dst, port))
+    la = s.getsockname()
+    s.sendall(data)
+    s.recv(64)
+    s.close()
+    return la
+
+
+def set_comm(name):
     try:
         ctypes.CDLL(None, use_errno=True).prctl(15, name.encode()[:15], 0, 0, 0)
     except Exception:
@@ -869,7 +983,7 @@ def helper_serve(args):
     count = _opt(args, "--count", 1, int)
     hold = _opt(args, "--hold", 120, float)
     proto, addr, port = args[0], args[1], int(args[2])
-    _set_comm(comm)
+    set_comm(comm)
     s = _sock_for(proto, addr)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((addr, port))
@@ -935,7 +1049,7 @@ def helper_client(args):
     stream = _opt(args, "--stream", 0, int)
     close = _flag(args, "--close")
     proto, addr, port = args[0], args[1], int(args[2])
-    _set_comm(comm)
+    set_comm(comm)
     s = _sock_for(proto, addr)
     deadline = time.monotonic() + 10
     s.settimeout(10)
@@ -974,7 +1088,7 @@ def helper_ping(args):
     """ping ADDR --id N [--count C]: ICMP(v6) echo from a raw socket; prints DONE."""
     ident = _opt(args, "--id", 0x4242, int)
     count = _opt(args, "--count", 1, int)
-    _set_comm(_opt(args, "--comm", "ftping"))
+    set_comm(_opt(args, "--comm", "ftping"))
     addr = args[0]
     v6 = ":" in addr
     if v6:
@@ -1026,7 +1140,7 @@ def helper_sctp_raw(args):
     directions, so conntrack sees an ESTABLISHED SCTP flow on loopback even when
     the kernel has no SCTP sockets."""
     addr, sport, dport = args[0], int(args[1]), int(args[2])
-    _set_comm("ftsctp")
+    set_comm("ftsctp")
     s = socket.socket(socket.AF_INET, socket.SOCK_RAW, IPPROTO_SCTP)
     tag_c, tag_s = 0x1a2b3c4d, 0x5e6f7081
     pkts = [

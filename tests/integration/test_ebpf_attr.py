@@ -34,7 +34,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ftlib as L  # noqa: E402
 
 SELF = os.path.abspath(__file__)
-CLONE_NEWNET = 0x40000000
 PR_SET_NAME = 15
 
 # addresses, only inside the namespaces this test makes
@@ -53,27 +52,8 @@ ICMP_ID = 0x5a00                  # raw-socket echo ids (ping sockets get theirs
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def w_setns(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, "setns(%s): %s" % (path, os.strerror(e)))
-    finally:
-        os.close(fd)
-
-
 def w_set_comm(name):
     _libc.prctl(PR_SET_NAME, name.encode()[:15], 0, 0, 0)
-
-
-def w_cg2_root():
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.partition(" - ")
-            if post.split()[:1] == ["cgroup2"]:
-                return pre.split()[4]
-    return None
 
 
 def w_truth():
@@ -87,7 +67,7 @@ def w_truth():
         for line in f:
             if line.startswith("0::"):
                 cg = line[3:].strip()
-    root = w_cg2_root()
+    root = L.cg2_root()
     cgid = None
     if root and cg is not None:
         try:
@@ -128,14 +108,7 @@ def w_fam(addr):
 
 
 def w_tcp_once(dst, port, fam=None):
-    s = socket.socket(fam or w_fam(dst), socket.SOCK_STREAM)
-    s.settimeout(3)
-    s.connect((dst, port))
-    la = s.getsockname()
-    s.sendall(b"ping")
-    s.recv(64)
-    s.close()
-    return la
+    return L.tcp_once(dst, port, fam=fam)
 
 
 def w_udp_connected(dst, port):
@@ -494,7 +467,7 @@ def worker_serve(spec):
 
 def worker_main(argv):
     kind, nspath, arg = argv[0], argv[1], json.loads(argv[2])
-    w_setns(nspath)
+    L.setns_net(nspath)
     return {"serve": worker_serve, "drive": worker_drive, "clients": worker_clients}[kind](arg)
 
 
@@ -508,40 +481,27 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "worker":
 rep, FT = L.start("ebpf_attr")
 
 
-def info(msg):
-    print("INFO " + L.one_line(msg, 3000), flush=True)
+info = L.info
 
 
 def worker(ns, kind, arg):
-    p = L.Proc([sys.executable, SELF, "worker", kind, ns.path, json.dumps(arg)])
-    ns.procs.append(p)
-    return p
+    return L.worker(ns, SELF, kind, arg)
 
 
 def read_records(p, timeout):
     """FLOW/ERR lines of a worker until DONE: (flows, errors)."""
     flows, errs = [], []
-    end = time.monotonic() + timeout
-    while True:
-        line = p.read_line(max(end - time.monotonic(), 0))
-        if line is None:
-            errs.append({"tag": "worker", "error": "no DONE within %ss (stderr %r)" % (
-                timeout, p.stderr_now()[-300:])})
-            break
-        if line == "DONE":
-            break
-        kind, _, rest = line.partition(" ")
+    lines, why = L.worker_output(p, timeout)
+    for kind, rest in lines:
         if kind == "FLOW":
             flows.append(json.loads(rest))
         elif kind == "ERR":
             errs.append(json.loads(rest))
         elif kind == "LIFE":
             p.lives = getattr(p, "lives", []) + [json.loads(rest)]
+    if why:
+        errs.append({"tag": "worker", "error": why})
     return flows, errs
-
-
-def cg2_root():
-    return w_cg2_root()
 
 
 def bpf_progs():
@@ -649,34 +609,12 @@ def scenario(mode, tag, extra=()):
     t_udp = json.loads(" ".join(sudp.expect("READY", 10)))
 
     cgdir = None
-    root = cg2_root()
+    root = L.cg2_root()
     if root:
         cgdir = os.path.join(root, "ft-ebpf-attr-%d-%s" % (os.getpid(), tag))
         try:
-            os.mkdir(cgdir)
-
-            def rm_cg(d=cgdir):
-                # only the test's own client is ever moved in here
-                try:
-                    with open(os.path.join(d, "cgroup.procs")) as f:
-                        for pid in f.read().split():
-                            try:
-                                os.kill(int(pid), signal.SIGKILL)
-                            except (ProcessLookupError, ValueError):
-                                pass
-                except OSError:
-                    pass
-                for _ in range(50):
-                    try:
-                        os.rmdir(d)
-                        return
-                    except FileNotFoundError:
-                        return
-                    except OSError:
-                        time.sleep(0.1)
-                print("# cleanup: cannot remove cgroup %s" % d, file=sys.stderr)
-            L.on_cleanup(rm_cg)
-            run.rm_cg = rm_cg
+            # only the test's own client is ever moved in here
+            cgdir, run.rm_cg = L.make_cgroup(os.path.basename(cgdir), root)
         except OSError as e:
             run.errors.append({"tag": "cgroup", "error": "mkdir %s: %s" % (cgdir, e),
                                "skip": True})

@@ -18,7 +18,7 @@ lines=30
 failed=0
 checks="header flow-row sort-key toggle-tcp filter-hides filter-nothing help-open help-close
 	processes-tab containers-tab resize-40x12 resize-1x1 resize-back quit-status terminal-restored
-	sysctl-restored"
+	all-netns-column sysctl-restored"
 
 pass() { echo "PASS $1"; }
 fail() { echo "FAIL $1: $2"; failed=1; }
@@ -300,6 +300,18 @@ if wait_for '^(-?icanon|-?echo) .*STTY_DONE' 25; then
 else
 	fail terminal-restored "the shell did not answer after flowtop quit"
 fi
+
+# --all-netns: the same flows, each with the namespace it is in
+keys clear Enter
+keys "$bin --all-netns -t 0.5; echo FT_EXIT=\$?" Enter
+# (flows older than flowtop in another netns have no owner: the NETNS column tells them apart)
+if wait_for '^flowtop [0-9].* netns all \(' 50 && wait_for " ft-ui-[0-9]*.? +tcp4 .* $port " 25; then
+	pass all-netns-column
+else
+	fail all-netns-column "no 'netns all (N)' header or no tcp4 row with NETNS $ns: $(lines_of 1,6p)"
+fi
+running && keys q
+wait_for '^FT_EXIT=' 25 || fail all-netns-column "flowtop --all-netns did not exit after q"
 
 acct1=$(ip netns exec "$ns" sysctl -n net.netfilter.nf_conntrack_acct 2>/dev/null)
 ts1=$(ip netns exec "$ns" sysctl -n net.netfilter.nf_conntrack_timestamp 2>/dev/null)

@@ -123,9 +123,12 @@ flows() {	# flows EXPECTFILE: every flow of the scenario, one EXPECT line each
 		peer "$NET" client tcp6-in tcp $A6 7101 "$(cat "$W/srv-tcp6.pid")"
 		peer "$NET" client udp4-in udp $A4 7102 "$(cat "$W/srv-udp4.pid")"
 		peer "$NET" client udp6-in udp $A6 7102 "$(cat "$W/srv-udp6.pid")"
-		# nobody owns an inbound echo: the kernel answers it
-		peer "$NET" client icmp4-in icmp $A4 0
-		peer "$NET" client icmp6-in icmp $A6 0
+		# The kernel answers an inbound echo: nobody in A owns it. With the netns hook,
+		# the pinger in the peer netns (this machine's) is known to have made it.
+		# shellcheck disable=SC2086 # empty = the client's own pid
+		peer "$NET" client icmp4-in icmp $A4 $icmp_in_owner
+		# shellcheck disable=SC2086
+		peer "$NET" client icmp6-in icmp $A6 $icmp_in_owner
 		"$NET" client tcp4-lo tcp 127.0.0.1 7103
 		"$NET" client udp6-lo udp ::1 7104
 	} >"$1"
@@ -176,7 +179,7 @@ run_variant() {
 	cat "$W/$v.probe"
 	# a rung refused at load time: the verifier's own words, once per program
 	if [ -x "$BPFLOG" ] && [ -r "$BPFOBJ" ]; then
-		awk '$1 ~ /^(flow|listen|bind|sock)$/ { h = $1 }
+		awk '$1 ~ /^(flow|listen|bind|sock|netns)$/ { h = $1 }
 			$2 == "refused:" && $3 == "load:" { print $1, h }' "$W/$v.probe" |
 		while read -r rung hook; do
 			case "$hook/$rung" in
@@ -194,7 +197,9 @@ run_variant() {
 	fi
 	# eBPF refused (no BTF, no privilege...): the conntrack flows must still be there
 	grep -q '^ebpf: not usable' "$W/$v.probe" && cmode=conntrack
-	awk -v v="$v" '$1 ~ /^(flow|listen|bind|sock)$/ && NF == 2 { h = $1; print "KT|probe " v " " $1 " " $2 }
+	icmp_in_owner=0
+	grep -Eq '^ +netns +netfilter *$' "$W/$v.probe" && icmp_in_owner=
+	awk -v v="$v" '$1 ~ /^(flow|listen|bind|sock|netns)$/ && NF == 2 { h = $1; print "KT|probe " v " " $1 " " $2 }
 		$2 == "refused:" { r = $0; sub(/^ *[a-z_]+ +refused: */, "", r); print "KT|refused " v " " h " " $1 ": " r }
 		/^ebpf: not usable/ { r = $0; sub(/^ebpf: not usable: */, "", r); print "KT|probe-why " v " " r }' "$W/$v.probe"
 

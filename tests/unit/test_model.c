@@ -1,4 +1,4 @@
-/* objs: model flow_table fmt cgroup container */
+/* objs: model flow_table fmt cgroup container ctname */
 /*
  * test_model.c - the model: events, dumps, mark and sweep, rates, views, process and
  * container aggregates.
