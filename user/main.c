@@ -1,6 +1,7 @@
 /* main.c - start-up, privilege and namespace checks, the single event loop, clean exits. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <limits.h>
 #include <locale.h>
 #include <sched.h>
@@ -692,6 +693,57 @@ static int probe_report(const struct app *a)
 	return 0;
 }
 
+/* --user NAME|UID: its uid and primary gid. */
+static int lookup_user(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd *pw = getpwnam(name);
+	char *end;
+
+	if (!pw) {
+		unsigned long u = strtoul(name, &end, 10);
+
+		if (*end || end == name)
+			return -ENOENT;
+		pw = getpwuid((uid_t)u);
+		*uid = (uid_t)u;
+		*gid = pw ? pw->pw_gid : (gid_t)u;
+		return 0;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
+}
+
+/*
+ * Set up is done (BPF attached, sockets open, sysctls set): keep only what
+ * running needs. Conntrack dumps and events and putting sysctls back need
+ * CAP_NET_ADMIN; naming the processes of other users' sockets and their
+ * cgroups, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH; reading the eBPF
+ * counters, CAP_BPF; entering namespaces found later (the eBPF netns hook,
+ * --all-netns), CAP_SYS_ADMIN with CAP_BPF and CAP_NET_ADMIN.
+ */
+static int restrict_privileges(struct app *a, uid_t uid, gid_t gid)
+{
+	uint64_t keep = CAP_BIT(CAP_NET_ADMIN) | CAP_BIT(CAP_SYS_PTRACE) |
+			CAP_BIT(CAP_DAC_READ_SEARCH);
+	bool ebpf = !strcmp(a->mode, "ebpf");
+	char err[192];
+
+	if (ebpf)
+		keep |= CAP_BIT(CAP_BPF);
+	if (a->opts.all_netns ||
+	    (ebpf && attr_ebpf_probed()->rung[HOOK_NETNS] == RUNG_NETFILTER))
+		keep |= CAP_BIT(CAP_SYS_ADMIN) | CAP_BIT(CAP_BPF);
+	if (caps_restrict(keep, uid, gid, err, sizeof(err)) < 0) {
+		if (a->opts.user) {
+			die_line("--user: %s", err);
+			return -1;
+		}
+		/* without CAP_SETPCAP (not root): run with what we were given */
+	}
+	return 0;
+}
+
 /* Pick the attribution backend: eBPF when allowed and possible, else sock_diag. */
 static int choose_backend(struct app *a)
 {
@@ -740,6 +792,8 @@ static int choose_backend(struct app *a)
 int main(int argc, char **argv)
 {
 	char err[256] = "", nspath[PATH_MAX] = "", local_conf[PATH_MAX];
+	uid_t run_uid = (uid_t)-1;
+	gid_t run_gid = (gid_t)-1;
 	const char *dirs[4];
 	struct sysctl_result sr;
 	int ret = 0, r;
@@ -768,6 +822,10 @@ int main(int argc, char **argv)
 	    (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		die_line("%s", "the interactive view needs a terminal; use --batch or --json "
 			       "for output to a pipe or file");
+		return 2;
+	}
+	if (app.opts.user && lookup_user(app.opts.user, &run_uid, &run_gid) < 0) {
+		die_line("--user: no such user '%s'", app.opts.user);
 		return 2;
 	}
 	install_crash_handlers();
@@ -864,6 +922,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		ui_active = 1;
+	}
+	if (restrict_privileges(&app, run_uid, run_gid) < 0) {
+		ret = 1;
+		goto out;
 	}
 	ret = run_loop(&app);
 	if (app.opts.out == OUT_JSON_EVENTS) {

@@ -29,6 +29,7 @@ enum {
 	OPT_CONTAINER,
 	OPT_GEOIP_DB,
 	OPT_ALL_NETNS,
+	OPT_USER,
 };
 
 static const struct option long_opts[] = {
@@ -55,6 +56,7 @@ static const struct option long_opts[] = {
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "netns", required_argument, NULL, OPT_NETNS },
 	{ "all-netns", no_argument, NULL, OPT_ALL_NETNS },
+	{ "user", required_argument, NULL, OPT_USER },
 	{ "mode", required_argument, NULL, OPT_MODE },
 	{ "probe", no_argument, NULL, OPT_PROBE },
 	{ "sort", required_argument, NULL, OPT_SORT },
@@ -123,6 +125,8 @@ void opts_usage(FILE *out)
 		"      --all-netns       watch this namespace and every other one found\n"
 		"                        (/run/netns, /proc/*/ns/net), also those made later\n"
 		"      --mode MODE       auto, ebpf or conntrack (default auto)\n"
+		"      --user NAME       run as this user once set up (keeps the few\n"
+		"                        capabilities still needed; see PRIVILEGES in flowtop(8))\n"
 		"      --probe           print the attribution decision per hook and exit\n"
 		"      --rcvbuf BYTES    conntrack event socket buffer (default 8M, grows on loss)\n"
 		"      --ring-size BYTES eBPF ring buffer size (power of two, default 8M)\n"
@@ -236,6 +240,13 @@ int opts_parse(int argc, char **argv, struct opts *o, char *err, size_t errlen)
 			break;
 		case OPT_ALL_NETNS:
 			o->all_netns = true;
+			break;
+		case OPT_USER:
+			if (!*optarg) {
+				snprintf(err, errlen, "--user needs a user name or uid");
+				return -1;
+			}
+			o->user = optarg;
 			break;
 		case OPT_MODE:
 			if (!strcmp(optarg, "auto"))

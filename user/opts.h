@@ -39,6 +39,7 @@ struct opts {
 	int rung_limit;			/* eBPF: no rung better than this (enum attr_rung) */
 	const char *netns;		/* NAME or PATH */
 	bool all_netns;			/* --all-netns: every namespace of the machine */
+	const char *user;		/* --user NAME|UID: switch to it after set-up */
 	enum sort_key sort;
 	bool reverse;
 	char filter[128];

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "attr_ebpf.h"
+#include "caps.h"
 #include "cgroup.h"
 #include "container.h"
 #include "geoip.h"
@@ -298,7 +299,15 @@ void json_summary(FILE *out, const struct app *a)
 		a->tstamp_on ? "true" : "false", geoip_available() ? "true" : "false",
 		tracking_word(a->tracking), a->model.created,
 		a->model.destroyed, a->model.swept, ft_memory(a->model.ft));
-	fprintf(out, ",\"netns_watched\":%u", a->nwatch);
+	fprintf(out, ",\"netns_watched\":%u,\"uid\":%u", a->nwatch, (unsigned)getuid());
+	{
+		char caps[160];
+		uint64_t eff = caps_effective();
+
+		/* root with every capability: "all"; else the ones flowtop knows of */
+		json_key_str(out, "caps", eff == ~UINT64_C(0) || eff >= (UINT64_C(1) << 40) - 1 ?
+				 "all" : caps_names(eff, caps, sizeof(caps)));
+	}
 	json_key_str(out, "warning", a->warning[0] ? a->warning : NULL);
 	fputs("}\n", out);
 }

@@ -22,6 +22,7 @@ struct rs_slot {
 	int fd[NKNOBS];		/* open sysctl files (bound to the netns at open time) */
 	char old[NKNOBS];	/* '0'..'9' to write back, 0 = leave alone */
 	char state_path[128];
+	int state_fd;		/* to empty the file when --user may not unlink it */
 	volatile sig_atomic_t armed;
 	bool used;
 };
@@ -61,8 +62,12 @@ static void restore_slot(struct rs_slot *rs)
 	for (int i = 0; i < NKNOBS; i++)
 		if (rs->old[i] && rs->fd[i] >= 0)
 			write_knob(rs->fd[i], rs->old[i]);
-	if (rs->state_path[0])
-		unlink(rs->state_path);
+	/* after --user, /run/flowtop may not be ours to unlink in: an empty file is
+	 * what the next start removes without touching anything */
+	if (rs->state_path[0] && unlink(rs->state_path) < 0 && rs->state_fd > 0)
+		if (ftruncate(rs->state_fd, 0) < 0) {
+			/* nothing more can be done here */
+		}
 }
 
 void sysctl_restore(void)
@@ -82,6 +87,8 @@ void sysctl_release(int slot)
 	for (int i = 0; i < NKNOBS; i++)
 		if (rs->fd[i] >= 0)
 			close(rs->fd[i]);
+	if (rs->state_fd > 0)
+		close(rs->state_fd);
 	memset(rs, 0, sizeof(*rs));
 }
 
@@ -273,6 +280,7 @@ int sysctl_setup(__u32 netns_ino, const char *netns_path, bool touch, struct sys
 			rs->state_path[0] = 0;
 			return -EIO;
 		}
+		rs->state_fd = open(rs->state_path, O_WRONLY | O_CLOEXEC);
 	}
 	for (int i = 0; i < NKNOBS; i++) {
 		if (cur[i] != '0')
@@ -295,6 +303,9 @@ int sysctl_setup(__u32 netns_ino, const char *netns_path, bool touch, struct sys
 		rs->armed = 0;
 		unlink(rs->state_path);
 		rs->state_path[0] = 0;
+		if (rs->state_fd > 0)
+			close(rs->state_fd);
+		rs->state_fd = 0;
 	}
 	return err;
 }
