@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "ct.h"
+#include "latency.h"
 #include "model.h"
 #include "opts.h"
 
@@ -51,6 +52,9 @@ struct app {
 	unsigned long long attr_lost;	/* eBPF ring buffer reservations that failed */
 	bool resync_next;		/* re-dump once the running dump ends */
 	bool quit;
+	/* how long each turn of the event loop took, and turns that handled a key */
+	struct lat_hist loop_lat;
+	struct lat_hist key_lat;
 	/* --all-netns */
 	struct watch watch[WATCH_MAX];
 	unsigned int nwatch;		/* namespaces watched now */

@@ -484,7 +484,8 @@ static int run_loop(struct app *a)
 {
 	int ep = -1, tfd = -1, sfd = -1, stopfd = -1, ret = 0;
 	unsigned long dumps = 0;
-	__u64 last_scan;
+	__u64 last_scan, t_wake;
+	bool key;
 	sigset_t mask;
 
 	/* blocked since start-up (block_signals), so none was lost while we loaded */
@@ -544,6 +545,8 @@ static int run_loop(struct app *a)
 			ret = 1;
 			break;
 		}
+		t_wake = model_clock();
+		key = false;
 		for (int i = 0; i < n && !a->quit; i++) {
 			unsigned int slot = evs[i].data.u32 >> 8;
 			struct watch *w = &a->watch[slot < WATCH_MAX ? slot : 0];
@@ -637,6 +640,7 @@ static int run_loop(struct app *a)
 				break;
 			}
 			case TAG_STDIN:
+				key = true;
 				ui_input(a);
 				if (!a->quit && ui_view_dirty()) {
 					model_view_build(&a->model, &a->view);
@@ -652,6 +656,15 @@ static int run_loop(struct app *a)
 				a->quit = true;
 				break;
 			}
+		}
+		/* a key or event waits at most for the turn in progress: its length is the
+		 * responsiveness (--json summary, the UI's L overlay) */
+		{
+			__u64 us = (model_clock() - t_wake) / 1000;
+
+			lat_add(&a->loop_lat, us);
+			if (key)
+				lat_add(&a->key_lat, us);
 		}
 		if (ferror(stdout) && a->opts.out != OUT_UI) {
 			/* stdout went away (closed pipe): nothing more to say to anyone */

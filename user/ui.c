@@ -102,6 +102,7 @@ static struct {
 
 	/* frozen copy while paused */
 	bool paused, pause_req;
+	bool latency;		/* L: the event loop's latency on the status line */
 	struct flow *snap;
 	size_t nsnap, snap_cap, snap_total;
 	struct proc_agg *psnap;
@@ -1337,7 +1338,20 @@ static void draw_status(struct app *a, int y, int width)
 		put_clip(y, x >= width ? width - 1 : x, " ", A_REVERSE);
 		return;
 	}
-	if (a->warning[0]) {
+	if (ui.latency) {
+		/* L: how long the event loop's turns take (a key waits for at most one) */
+		char lat[160];
+
+		snprintf(lat, sizeof(lat),
+			 "loop p50 %lluus p99 %lluus max %lluus (%llu)  keys p99 %lluus max %lluus",
+			 (unsigned long long)lat_pct(&a->loop_lat, 0.5),
+			 (unsigned long long)lat_pct(&a->loop_lat, 0.99),
+			 (unsigned long long)a->loop_lat.max, (unsigned long long)a->loop_lat.n,
+			 (unsigned long long)lat_pct(&a->key_lat, 0.99),
+			 (unsigned long long)a->key_lat.max);
+		used = fit_text(buf, sizeof(buf), lat, width);
+		put_clip(y, 0, buf, A_BOLD);
+	} else if (a->warning[0]) {
 		char w[sizeof(a->warning)];
 
 		fmt_sanitize(w, sizeof(w), a->warning, sizeof(a->warning));
@@ -1387,6 +1401,7 @@ static const char *const help_lines[][2] = {
 	{ "4 6", "IPv4 / IPv6 on / off" },
 	{ "Space", "pause / resume display" },
 	{ "Ctrl-L", "redraw the screen" },
+	{ "L", "event loop latency on / off" },
 	{ "q", "quit" },
 	{ "", "" },
 	{ "", "Rows" },
@@ -1635,6 +1650,9 @@ static bool handle_key(struct app *a, int k)
 		break;
 	case '?':
 		ui.help = true;
+		break;
+	case 'L':
+		ui.latency = !ui.latency;
 		break;
 	case 'b':
 		a->opts.bits = !a->opts.bits;

@@ -49,7 +49,8 @@ FLOW_FIELDS = [
     "mark", "zone", "status", "timeout",
 ]
 SUMMARY_FIELDS = ["type", "flows", "mode", "probes", "events_lost", "resyncs", "attr",
-                  "netns", "acct", "timestamp", "tracking"]
+                  "netns", "acct", "timestamp", "tracking", "netns_watched", "uid", "caps",
+                  "loop_us"]
 
 
 # --------------------------------------------------------------------------

@@ -17,6 +17,7 @@ cols=100
 lines=30
 failed=0
 checks="header flow-row sort-key toggle-tcp filter-hides filter-nothing help-open help-close
+	latency-overlay
 	processes-tab containers-tab resize-40x12 resize-1x1 resize-back quit-status terminal-restored
 	all-netns-column sysctl-restored"
 
@@ -227,6 +228,21 @@ elif wait_gone 'flowtop help' 25 && wait_for '\[Flows\]' 10; then
 	pass help-close
 else
 	fail help-close "a key did not close the help screen"
+fi
+
+# L: the event loop's latency on the status line, and off again
+keys L
+if ! alive latency-overlay; then
+	:
+elif wait_for '^loop p50 [0-9]+us p99 [0-9]+us max [0-9]+us' 25; then
+	keys L
+	if wait_gone '^loop p50 ' 25; then
+		pass latency-overlay
+	else
+		fail latency-overlay "a second L did not take the latency line away"
+	fi
+else
+	fail latency-overlay "L did not show 'loop p50 .. p99 .. max ..': $(lines_of '$p')"
 fi
 
 keys Tab
