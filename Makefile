@@ -41,7 +41,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .DELETE_ON_ERROR:
-.PHONY: all deps run test test-unit test-integration test-kernels fuzz install uninstall clean \
+.PHONY: all deps run test test-unit test-integration valgrind test-kernels fuzz install uninstall clean \
 	asan bench
 
 all: $(BUILD)/flowtop
@@ -98,13 +98,22 @@ $(BUILD)/tests/%: tests/unit/%.c $$(call test_objs,tests/unit/%.c) | $(BUILD)/.d
 run: $(BUILD)/flowtop
 	$(BUILD)/flowtop $(ARGS)
 
-test: $(BUILD)/flowtop $(UNIT_BINS)
+test: $(BUILD)/flowtop $(BUILD)/flowgen $(UNIT_BINS)
 	$(Q)tests/run-all $(BUILD)
 
 test-unit: $(UNIT_BINS)
 	$(Q)tests/run-all --unit $(BUILD)
 
-test-integration: $(BUILD)/flowtop
+# Every unit test under valgrind's memcheck: no invalid access, no leak.
+valgrind: $(UNIT_BINS)
+	$(Q)command -v valgrind >/dev/null || { echo "SKIP valgrind: not installed"; exit 0; }; \
+	fail=0; for t in $(UNIT_BINS); do \
+		if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+			$$t >$$t.valgrind.log 2>&1; then echo "PASS valgrind $$(basename $$t)"; \
+		else echo "FAIL valgrind $$(basename $$t): see $$t.valgrind.log"; fail=1; fi; \
+	done; exit $$fail
+
+test-integration: $(BUILD)/flowtop $(BUILD)/flowgen
 	$(Q)tests/run-all --integration $(BUILD)
 
 $(BUILD)/flowgen: tools/flowgen.c | $(BUILD)/.deps-ok

@@ -5,7 +5,7 @@
 set -e
 
 BUILD_PKGS="build-essential pkg-config libmnl-dev libncurses-dev linux-libc-dev clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmaxminddb-dev"
-TEST_PKGS="$BUILD_PKGS libcmocka-dev libclang-rt-14-dev conntrack iproute2 iptables nftables tmux python3 procps socat iputils-ping util-linux qemu-system-x86 busybox-static kmod xz-utils"
+TEST_PKGS="$BUILD_PKGS libcmocka-dev libclang-rt-14-dev conntrack iproute2 iptables nftables tmux python3 procps socat iputils-ping util-linux qemu-system-x86 busybox-static kmod xz-utils valgrind"
 
 want=${1:-build}
 case "$want" in

@@ -52,6 +52,10 @@ struct app {
 	unsigned long long attr_lost;	/* eBPF ring buffer reservations that failed */
 	bool resync_next;		/* re-dump once the running dump ends */
 	bool quit;
+	/* the watched netns' table size and limit (fds opened there), read after each dump */
+	int ct_count_fd, ct_max_fd;
+	unsigned long ct_count, ct_max;
+	bool table_full;
 	/* how long each turn of the event loop took, and turns that handled a key */
 	struct lat_hist loop_lat;
 	struct lat_hist key_lat;

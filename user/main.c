@@ -292,6 +292,37 @@ static int start_dump(struct app *a)
 	return err;
 }
 
+static unsigned long read_ulong(int fd)
+{
+	char buf[32];
+	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return strtoul(buf, NULL, 10);
+}
+
+/* A full table drops every new connection: say so while it lasts. */
+static void check_table_full(struct app *a)
+{
+	static const char tag[] = "conntrack table full";
+	bool was = a->table_full;
+
+	a->ct_count = read_ulong(a->ct_count_fd);
+	a->ct_max = read_ulong(a->ct_max_fd);
+	a->table_full = a->ct_max && a->ct_count >= a->ct_max;
+	if (a->table_full) {
+		snprintf(a->warning, sizeof(a->warning),
+			 "%s (%lu of %lu entries): the kernel drops new connections", tag,
+			 a->ct_count, a->ct_max);
+		if (!was && a->opts.out != OUT_UI)
+			fprintf(stderr, "flowtop: warning: %s\n", a->warning);
+	} else if (was && !strncmp(a->warning, tag, sizeof(tag) - 1)) {
+		a->warning[0] = 0;
+	}
+}
+
 /* ---- --all-netns: the namespaces of the machine, found again every NETNS_SCAN_S ---- */
 
 #define NETNS_SCAN_S 2
@@ -596,6 +627,7 @@ static int run_loop(struct app *a)
 				/* Expire here, right before the rows are rebuilt: the view never
 				 * holds a flow that was removed. */
 				model_expire(&a->model);
+				check_table_full(a);
 				dumps++;
 				if (a->tracking != TRACKING_ABSENT)
 					a->tracking = ft_count(a->model.ft) ? TRACKING_ACTIVE :
@@ -889,6 +921,9 @@ int main(int argc, char **argv)
 
 	/* container runtimes' state files, under another root for tests */
 	container_name_root(getenv("FLOWTOP_STATE_ROOT"));
+	/* opened here, in the watched netns: the fds stay bound to it */
+	app.ct_count_fd = open("/proc/sys/net/netfilter/nf_conntrack_count", O_RDONLY | O_CLOEXEC);
+	app.ct_max_fd = open("/proc/sys/net/netfilter/nf_conntrack_max", O_RDONLY | O_CLOEXEC);
 	conf_dirs(dirs, local_conf, sizeof(local_conf));
 	services_load(dirs, services_warn);
 	if (!app.opts.no_geoip)

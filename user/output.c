@@ -300,6 +300,8 @@ void json_summary(FILE *out, const struct app *a)
 		tracking_word(a->tracking), a->model.created,
 		a->model.destroyed, a->model.swept, ft_memory(a->model.ft));
 	fprintf(out, ",\"netns_watched\":%u,\"uid\":%u", a->nwatch, (unsigned)getuid());
+	fprintf(out, ",\"table_full\":%s,\"ct_count\":%lu,\"ct_max\":%lu",
+		a->table_full ? "true" : "false", a->ct_count, a->ct_max);
 	fprintf(out, ",\"loop_us\":{\"n\":%llu,\"p50\":%llu,\"p99\":%llu,\"max\":%llu}",
 		(unsigned long long)a->loop_lat.n, (unsigned long long)lat_pct(&a->loop_lat, 0.5),
 		(unsigned long long)lat_pct(&a->loop_lat, 0.99), (unsigned long long)a->loop_lat.max);

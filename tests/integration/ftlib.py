@@ -453,6 +453,44 @@ def worker_output(p, timeout):
         out.append((kind, rest))
 
 
+def bpf_progs():
+    """{id: name} of loaded BPF programs, or None without bpftool."""
+    if not have("bpftool"):
+        return None
+    r = run(["bpftool", "prog", "list", "-j"], timeout=10)
+    if r.returncode != 0:
+        return None
+    try:
+        return {p["id"]: p.get("name", "") for p in json.loads(r.stdout or "[]")}
+    except ValueError:
+        return None
+
+
+def prog_ids_of(pid):
+    """BPF program ids a process holds (program and link fds, from /proc/PID/fdinfo)."""
+    ids = set()
+    d = "/proc/%d/fdinfo" % pid
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return ids
+    for n in names:
+        try:
+            with open(os.path.join(d, n)) as f:
+                for line in f:
+                    if line.startswith("prog_id:"):
+                        ids.add(int(line.split()[1]))
+        except (OSError, ValueError):
+            pass
+    return ids
+
+
+def ft_prog_ids(pid):
+    """flowtop's BPF programs (named ft_*) that process pid holds."""
+    progs = bpf_progs() or {}
+    return {i for i in prog_ids_of(pid) if progs.get(i, "").startswith("ft_")}
+
+
 _link_counter = [0]
 
 

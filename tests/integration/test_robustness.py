@@ -1,0 +1,265 @@
+#!/usr/bin/env python3
+"""test_robustness - overruns, a full table, signals, a closed stdout, resize storms.
+
+1. Event overrun: a 4 KiB event buffer and a burst of 20000 new UDP flows. flowtop must
+   count the overruns and the flows recovered by re-dumping, and its next snapshot must hold
+   exactly the flows `conntrack -L` lists.
+2. Full table: nf_conntrack_max (global: child namespaces cannot set their own) is lowered
+   for a few seconds below what a burst makes; flowtop says so once on stderr and in the
+   summary (table_full), keeps running, and clears it when the limit is back.
+3. Signals: SIGHUP, SIGTERM and a crash signal (SIGSEGV) while eBPF programs are attached:
+   sysctls are put back and no program of flowtop is left.
+4. The interactive view crashed (SIGSEGV) in tmux: the terminal is usable and cooked again.
+5. A resize storm down to 1x1 and 1-column terminals: still running, q exits 0.
+6. stdout closed under --batch and --json --events: flowtop ends, no hang, sysctls back.
+"""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ftlib as L  # noqa: E402
+
+rep, FT = L.start("robustness", tools=("ip", "conntrack", "tmux"))
+FLOWGEN = os.path.join(os.path.dirname(FT), "flowgen")
+ACCT = "net.netfilter.nf_conntrack_acct"
+MAX = "/proc/sys/net/netfilter/nf_conntrack_max"
+
+
+def burst(ns, n, rate=100000):
+    """n new UDP flows on loopback as fast as the generator goes (tools/flowgen.c)."""
+    secs = max(n / float(rate), 0.05)
+    return ns.run([FLOWGEN, "udp-flows", "127.0.0.1", str(rate), "%.3f" % secs], timeout=30)
+
+
+def ct_keys(ns):
+    return {L.key_of(f) for f in L.ct_list(ns).values()}
+
+
+def snapshots(objs):
+    """[(flows, summary)] of a --json snapshot stream."""
+    out, cur = [], []
+    for o in objs:
+        if not isinstance(o, dict):
+            continue
+        if o.get("type") == "summary":
+            out.append((cur, o))
+            cur = []
+        elif o.get("type") == "flow":
+            cur.append(o)
+    return out
+
+
+def overrun():
+    ns = L.Netns("rbo")
+    bg = L.Background(FT, ["--netns", ns.name, "--json", "-t", "0.5", "--rcvbuf", "4096",
+                           "--mode", "conntrack", "--no-geoip"])
+    if not L.wait_until(lambda: snapshots(bg.objs()[0]), 10):
+        rep.fail("overrun-runs", "no snapshot: %r" % bg.stderr()[-300:])
+        return
+    r = burst(ns, 20000)
+    made = r.stdout.strip()
+    time.sleep(1.5)             # two more dumps after the burst
+
+    def settled():
+        snaps = snapshots(bg.objs()[0])
+        return snaps and {L.key_of(f) for f in snaps[-1][0]} == ct_keys(ns)
+    same = L.wait_until(settled, 8, 0.5)
+    snaps = snapshots(bg.objs()[0])
+    flows, summ = snaps[-1]
+    ct = ct_keys(ns)
+    mine = {L.key_of(f) for f in flows}
+    rep.check("overrun-counted", summ.get("overruns", 0) > 0 and summ.get("resyncs", 0) > 0 and
+              summ.get("events_lost", 0) > 0,
+              "after a 20000-flow burst into 4 KiB: overruns %r resyncs %r events_lost %r (%s)" % (
+                  summ.get("overruns"), summ.get("resyncs"), summ.get("events_lost"), made))
+    rep.check("overrun-consistent", same and len(ct) >= 20000,
+              "flowtop %d flows, conntrack -L %d; only flowtop %d, only conntrack %d" % (
+                  len(mine), len(ct), len(mine - ct), len(ct - mine)))
+    L.info("overrun: %s; overruns %s, resyncs %s, events lost (recovered by re-dump) %s" % (
+        made, summ.get("overruns"), summ.get("resyncs"), summ.get("events_lost")))
+    rc = bg.stop(signal.SIGINT, 10)
+    rep.check("overrun-exit", rc == 0, "rc %r %r" % (rc, bg.stderr()[-200:]))
+
+
+def table_full():
+    with open(MAX) as f:
+        old = f.read().strip()
+    with open("/proc/sys/net/netfilter/nf_conntrack_count") as f:
+        host_count = int(f.read())
+    if host_count > 64:
+        rep.skip("table-full", "the host's own table has %d entries: lowering the global "
+                 "nf_conntrack_max would drop its connections" % host_count)
+        return
+    ns = L.Netns("rbf")
+
+    def put_back():
+        with open(MAX, "w") as f:
+            f.write(old)
+    L.on_cleanup(put_back)
+    bg = L.Background(FT, ["--netns", ns.name, "--json", "-t", "0.5", "--mode", "conntrack",
+                           "--no-geoip"])
+    if not L.wait_until(lambda: snapshots(bg.objs()[0]), 10):
+        rep.fail("table-full", "no snapshot: %r" % bg.stderr()[-300:])
+        return
+    with open(MAX, "w") as f:
+        f.write("300")
+    try:
+        burst(ns, 600, 20000)
+        full = L.wait_until(lambda: any(s.get("table_full") for _, s in
+                                        snapshots(bg.objs()[0])), 5)
+    finally:
+        put_back()
+    cleared = L.wait_until(lambda: snapshots(bg.objs()[0])[-1][1].get("table_full") is False, 5)
+    alive = bg.alive()
+    rc = bg.stop(signal.SIGINT, 10)
+    lines = [l for l in bg.stderr().splitlines() if "table full" in l]
+    summ = [s for _, s in snapshots(bg.objs()[0]) if s.get("table_full")]
+    rep.check("table-full", full and cleared and alive and rc == 0 and len(lines) == 1,
+              "full seen %s (%r), cleared %s, alive %s, rc %r, stderr lines %r" % (
+                  full, summ[:1] and {k: summ[0].get(k) for k in ("ct_count", "ct_max")},
+                  cleared, alive, rc, lines))
+
+
+def signals():
+    probe = L.flowtop(FT, ["--probe"])
+    ebpf = "mode: ebpf" in probe.out
+    for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGSEGV):
+        name = "signal-" + sig.name.lower()
+        ns = L.Netns("rbs")
+        ns.set_sysctl(ACCT, 0)
+        bg = L.Background(FT, ["--netns", ns.name, "--json", "--events", "--no-geoip"])
+        ok = L.wait_until(lambda: ns.sysctl(ACCT) == "1" and
+                          (not ebpf or len(L.ft_prog_ids(bg.pid)) >= 3), 10)
+        progs = L.ft_prog_ids(bg.pid) if ebpf else set()
+        bg.send_signal(sig)
+        rc = bg.wait(10)
+        left = set(L.bpf_progs() or {}) & progs if progs else set()
+        if left:
+            L.wait_until(lambda: not (set(L.bpf_progs() or {}) & progs), 3, 0.1)
+            left = set(L.bpf_progs() or {}) & progs
+        want_rc = -sig if sig == signal.SIGSEGV else None
+        rep.check(name, ok and rc is not None and (want_rc is None or rc == want_rc) and
+                  ns.sysctl(ACCT) == "0" and not left,
+                  "set up %s, rc %r, acct after %s, programs left %r of %r" % (
+                      ok, rc, ns.sysctl(ACCT), sorted(left), sorted(progs)))
+
+
+class Tmux:
+    def __init__(self, tag, cols=100, lines=30):
+        self.sock = "ft-rb-%s-%d" % (tag, os.getpid())
+        self.sess = "rb"
+        L.on_cleanup(self.kill)
+        L.run(["tmux", "-L", self.sock, "-f", "/dev/null", "new-session", "-d", "-s", self.sess,
+               "-x", str(cols), "-y", str(lines),
+               "env -i PATH=%s TERM=screen-256color LANG=C.UTF-8 PS1='$ ' bash --norc "
+               "--noprofile -i" % os.environ.get("PATH", "/usr/bin:/bin")], check=True)
+        self.tm("set-option", "-t", self.sess, "window-size", "manual")
+
+    def tm(self, *args):
+        return L.run(["tmux", "-L", self.sock] + list(args), timeout=10)
+
+    def keys(self, *k):
+        self.tm("send-keys", "-t", self.sess, *k)
+
+    def screen(self):
+        return self.tm("capture-pane", "-p", "-t", self.sess).stdout
+
+    def wait(self, text, timeout=10):
+        return L.wait_until(lambda: text in self.screen(), timeout, 0.2)
+
+    def pane_pid(self):
+        return int(self.tm("display-message", "-p", "-t", self.sess, "#{pane_pid}").stdout)
+
+    def kill(self):
+        self.tm("kill-server")
+
+
+def flowtop_pid_under(shell_pid):
+    r = L.run(["pgrep", "-P", str(shell_pid), "-x", "flowtop"])
+    pids = [int(p) for p in r.stdout.split()]
+    return pids[0] if pids else None
+
+
+def ui_crash_and_storm():
+    ns = L.Netns("rbu")
+    t = Tmux("ui")
+    t.keys("%s --netns %s --no-geoip -t 0.5; echo FT_EXIT=$?" % (FT, ns.name), "Enter")
+    up = t.wait("[Flows]", 10)
+    # a storm of sizes, tiny ones included, faster than the refresh
+    sizes = [(1, 1), (1, 30), (200, 1), (2, 2), (13, 5), (80, 24), (1, 1), (300, 80)]
+    rnd = random.Random(7)
+    sizes += [(rnd.randint(1, 160), rnd.randint(1, 50)) for _ in range(40)]
+    for c, l in sizes:
+        t.tm("resize-window", "-t", t.sess, "-x", str(c), "-y", str(l))
+        time.sleep(0.02)
+    t.tm("resize-window", "-t", t.sess, "-x", "100", "-y", "30")
+    alive = flowtop_pid_under(t.pane_pid()) is not None
+    back = t.wait("[Flows]", 10)
+    rep.check("resize-storm", up and alive and back,
+              "started %s, alive after %d resizes %s, full screen back %s" % (
+                  up, len(sizes), alive, back))
+    # a crash in the middle of the view: the terminal must come back usable
+    pid = flowtop_pid_under(t.pane_pid())
+    if pid:
+        os.kill(pid, signal.SIGSEGV)
+    ended = t.wait("FT_EXIT=139", 10)
+    t.keys("clear; stty -a | tr ' ;' '\\n\\n' | grep -Ex -- '-?(icanon|echo)' | tr '\\n' ' '; "
+           "echo STTY_DONE", "Enter")
+    t.wait("STTY_DONE", 10)
+    scr = t.screen()
+    line = [l for l in scr.splitlines() if "STTY_DONE" in l and "echo" in l and "grep" not in l]
+    cooked = bool(line) and "-icanon" not in line[-1] and "-echo " not in line[-1]
+    rep.check("crash-terminal-restored", pid and ended and cooked and "[Flows]" not in scr,
+              "flowtop pid %r, exit 139 seen %s, stty %r" % (pid, ended, line[-1:]))
+
+
+def closed_stdout():
+    for name, args in (("batch", ["--batch", "-t", "0.2"]),
+                       ("events", ["--json", "--events"])):
+        ns = L.Netns("rbc")
+        ns.set_sysctl(ACCT, 0)
+        p = subprocess.Popen([FT, "--netns", ns.name, "--no-geoip"] + args,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdin=subprocess.DEVNULL)
+        L.on_cleanup(lambda p=p: p.poll() is None and p.kill())
+        L.wait_until(lambda: ns.sysctl(ACCT) == "1", 10)
+        p.stdout.close()            # the reader went away (like `| head -1`)
+        # something to write about, so that the write fails
+        for i in range(5):
+            L.ping(ns, "127.0.0.1", 0x4900 + i)
+            if p.poll() is not None:
+                break
+            time.sleep(0.3)
+        try:
+            rc = p.wait(10)
+        except subprocess.TimeoutExpired:
+            rc = None
+            p.kill()
+        err = p.stderr.read().decode(errors="replace")
+        rep.check("closed-stdout-" + name, rc is not None and rc >= 0 and
+                  ns.sysctl(ACCT) == "0" and "Segmentation" not in err,
+                  "rc %r, acct after %s, stderr %r" % (rc, ns.sysctl(ACCT), err[-200:]))
+
+
+def main():
+    if os.access(FLOWGEN, os.X_OK):
+        overrun()
+        table_full()
+    else:
+        for c in ("overrun-counted", "overrun-consistent", "overrun-exit", "table-full"):
+            rep.skip(c, "no flowgen binary at %s (make test builds it)" % FLOWGEN)
+    signals()
+    ui_crash_and_storm()
+    closed_stdout()
+
+
+try:
+    main()
+finally:
+    L.run_cleanups()
+rep.finish()
