@@ -52,6 +52,8 @@ struct app {
 	unsigned long long attr_lost;	/* eBPF ring buffer reservations that failed */
 	bool resync_next;		/* re-dump once the running dump ends */
 	bool quit;
+	__u64 last_dump_ns;		/* when the last dump round started */
+	__u64 dump_period_ns;		/* counters are this old at most (> interval: big table) */
 	/* the watched netns' table size and limit (fds opened there), read after each dump */
 	int ct_count_fd, ct_max_fd;
 	unsigned long ct_count, ct_max;

@@ -85,6 +85,7 @@ struct port_ent {
 #define PORT_BUCKETS 4096
 
 struct waiting {
+	struct flow_tuple orig;	/* with id: the flow (ids alone collide) */
 	__u32 netns;
 	__u32 id;
 	__u64 deadline_ns;
@@ -772,7 +773,8 @@ static void eb_pending(struct attr_backend *b, struct flow *f)
 		e->wait = w;
 		e->wait_cap = cap;
 	}
-	e->wait[e->nwait++] = (struct waiting){ f->netns, f->id, model_clock() + FLOW_WAIT_NS };
+	e->wait[e->nwait++] = (struct waiting){ f->orig, f->netns, f->id,
+						model_clock() + FLOW_WAIT_NS };
 }
 
 /*
@@ -844,7 +846,7 @@ static void eb_tick(struct attr_backend *b)
 		ns_scan(e);
 	for (size_t i = 0; i < e->nwait; i++) {
 		struct waiting *w = &e->wait[i];
-		struct flow *f = ft_find_id(e->m->ft, w->netns, w->id);
+		struct flow *f = ft_find_flow(e->m->ft, w->netns, w->id, &w->orig);
 		struct rec *r;
 
 		if (!f || f->owner.source == FLOW_ATTR_EBPF)

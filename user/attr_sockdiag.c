@@ -39,6 +39,7 @@
 
 /* A queued flow: by id, since the flow may be removed before the next tick. */
 struct sda_item {
+	struct flow_tuple orig;	/* with id: the flow (ids alone collide) */
 	__u64 cgroup_id;
 	__u32 netns;
 	__u32 id;
@@ -170,7 +171,7 @@ static int sda_push(struct sda *a, const struct sda_item *it)
 static void sda_pending(struct attr_backend *b, struct flow *f)
 {
 	struct sda *a = b->priv;
-	struct sda_item it = { .netns = f->netns, .id = f->id };
+	struct sda_item it = { .orig = f->orig, .netns = f->netns, .id = f->id };
 
 	if (!a || f->owner.source != FLOW_ATTR_NONE)
 		return;
@@ -367,7 +368,8 @@ static void sda_tick(struct attr_backend *b)
 	a->qhead += n;
 
 	for (size_t i = 0; i < n; i++) {
-		struct flow *f = ft_find_id(a->m->ft, a->batch[i].netns, a->batch[i].id);
+		struct flow *f = ft_find_flow(a->m->ft, a->batch[i].netns, a->batch[i].id,
+					      &a->batch[i].orig);
 
 		a->flows[i] = NULL;
 		if (!f || f->owner.source != FLOW_ATTR_NONE || (f->flags & FLOW_F_ATTR_TRIED))

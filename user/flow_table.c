@@ -158,6 +158,21 @@ struct flow *ft_find_id(struct flow_table *ft, __u32 netns, __u32 id)
 	return NULL;
 }
 
+struct flow *ft_find_flow(struct flow_table *ft, __u32 netns, __u32 id,
+			 const struct flow_tuple *orig)
+{
+	__u32 s = ft->by_id[hash_id(netns, id) & (ft->nbuckets - 1)];
+
+	while (s) {
+		struct flow *f = slot_ptr(ft, s - 1);
+
+		if (f->id == id && f->netns == netns && flow_tuple_equal(&f->orig, orig))
+			return f;
+		s = f->next_id;
+	}
+	return NULL;
+}
+
 struct flow *ft_find_tuple(struct flow_table *ft, __u32 netns, const struct flow_tuple *orig)
 {
 	__u32 s = ft->by_tuple[hash_tuple(netns, orig) & (ft->nbuckets - 1)];

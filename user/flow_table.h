@@ -19,6 +19,13 @@ size_t ft_slots(const struct flow_table *ft);
 struct flow *ft_slot(struct flow_table *ft, size_t slot);
 
 struct flow *ft_find_id(struct flow_table *ft, __u32 netns, __u32 id);
+/*
+ * The flow with this id AND original tuple. Conntrack ids are 32-bit hashes:
+ * in a table of 100k entries two live flows share one about once, so the id
+ * alone names a flow only together with its tuple.
+ */
+struct flow *ft_find_flow(struct flow_table *ft, __u32 netns, __u32 id,
+			  const struct flow_tuple *orig);
 struct flow *ft_find_tuple(struct flow_table *ft, __u32 netns, const struct flow_tuple *orig);
 
 /*

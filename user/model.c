@@ -35,6 +35,7 @@ struct model_ccache {
 };
 
 struct model_evq {
+	struct flow_tuple orig;
 	__u32 netns;
 	__u32 id;
 	__u8 type;	/* CT_MSG_NEW / _UPDATE / _DESTROY */
@@ -106,7 +107,8 @@ static void queue_event(struct model *m, const struct flow *f, enum ct_msg_type 
 		m->evq = q;
 		m->evq_cap = cap;
 	}
-	m->evq[m->nevq++] = (struct model_evq){ .netns = f->netns, .id = f->id, .type = type };
+	m->evq[m->nevq++] = (struct model_evq){ .orig = f->orig, .netns = f->netns, .id = f->id,
+						.type = type };
 }
 
 /* Copy what the message carried into the stored flow. */
@@ -207,16 +209,14 @@ void model_apply(struct model *m, const struct ct_msg *msg)
 
 void model_apply_ns(struct model *m, __u32 netns, bool first, const struct ct_msg *msg)
 {
-	struct flow *f = ft_find_id(m->ft, netns, msg->f.id);
+	/*
+	 * By id and tuple: ids are 32-bit hashes that two live flows of a big
+	 * table share now and then, and an id comes back after its flow ended.
+	 * A flow with the same id but another tuple is another flow; an ended one
+	 * goes by its DESTROY or the next sweep.
+	 */
+	struct flow *f = ft_find_flow(m->ft, netns, msg->f.id, &msg->f.orig);
 
-	/* Conntrack ids are recycled: same id, other tuple means the old flow ended. */
-	if (f && !flow_tuple_equal(&f->orig, &msg->f.orig)) {
-		/* Report it now: queued events are looked up by id, which is taken. */
-		model_flush(m);
-		mark_gone(m, f, false);
-		ft_remove(m->ft, f);
-		f = NULL;
-	}
 	if (f && (f->flags & FLOW_F_GONE) && msg->type != CT_MSG_DESTROY)
 		return;		/* a late message for a flow that has ended */
 
@@ -318,7 +318,7 @@ void model_flush(struct model *m)
 	if (m->attr && m->attr->tick)
 		m->attr->tick(m->attr);
 	for (size_t i = 0; i < m->nevq; i++) {
-		struct flow *f = ft_find_id(m->ft, m->evq[i].netns, m->evq[i].id);
+		struct flow *f = ft_find_flow(m->ft, m->evq[i].netns, m->evq[i].id, &m->evq[i].orig);
 
 		if (f && m->on_event)
 			m->on_event(m->event_ctx, ev_names[m->evq[i].type], f);

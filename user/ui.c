@@ -1370,8 +1370,14 @@ static void draw_status(struct app *a, int y, int width)
 	}
 	snprintf(pos, sizeof(pos), "%s%s %zu/%zu", ui.hoff > 0 ? "<" : "", ui.more && n ? ">" : "",
 		 n ? ui.cur[ui.tab] + 1 : 0, n);
-	snprintf(buf, sizeof(buf), "acct %s  tstamp %s  %gs  %s", a->acct_on ? "on" : "off",
-		 a->tstamp_on ? "on" : "off", a->opts.interval, pos);
+	if (a->dump_period_ns > (__u64)(a->opts.interval * 1e9) + 100000000ULL)
+		/* a big table: counters are read less often than the screen is drawn */
+		snprintf(buf, sizeof(buf), "acct %s  tstamp %s  %gs, counters %.0fs  %s",
+			 a->acct_on ? "on" : "off", a->tstamp_on ? "on" : "off", a->opts.interval,
+			 (double)a->dump_period_ns / 1e9, pos);
+	else
+		snprintf(buf, sizeof(buf), "acct %s  tstamp %s  %gs  %s", a->acct_on ? "on" : "off",
+			 a->tstamp_on ? "on" : "off", a->opts.interval, pos);
 	x = width - text_width(buf);
 	if (x < used + 2) {
 		snprintf(buf, sizeof(buf), "%s", pos);
