@@ -129,8 +129,10 @@ fuzz:
 	$(Q)tools/fuzz $(BUILD) $(FUZZ_SECONDS)
 
 # Benchmarks print each figure beside its baseline from the same run.
+# flowtop beside the original flowtop 0.6.8 and conntrack(8), then the eBPF cost (bench-attr)
 bench: $(BUILD)/flowtop $(BUILD)/flowgen
-	tools/bench-attr $(BUILD)
+	@sh tools/deps.sh bench
+	tools/bench-compare $(BUILD)
 
 asan:
 	$(MAKE) BUILD=build/asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \

@@ -2,16 +2,20 @@
 # deps.sh - install (Debian/Ubuntu) or name the packages flowtop needs.
 #   tools/deps.sh build   what building needs (called by make when a library is missing)
 #   tools/deps.sh test    what building and the test suite need
+#   tools/deps.sh bench   the test suite's, plus the original flowtop (netsniff-ng) to compare
 set -e
 
 BUILD_PKGS="build-essential pkg-config libmnl-dev libncurses-dev linux-libc-dev clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmaxminddb-dev"
 TEST_PKGS="$BUILD_PKGS libcmocka-dev libclang-rt-14-dev conntrack iproute2 iptables nftables tmux python3 procps socat iputils-ping util-linux qemu-system-x86 busybox-static kmod xz-utils valgrind"
 
+BENCH_PKGS="$TEST_PKGS netsniff-ng"
+
 want=${1:-build}
 case "$want" in
 build) pkgs=$BUILD_PKGS ;;
 test) pkgs=$TEST_PKGS ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+bench) pkgs=$BENCH_PKGS ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
 missing() {
