@@ -57,6 +57,10 @@ static void geo_warn(const char *path, const char *fmt, const char *arg)
 	if (n < 0 || (size_t)n >= sizeof(msg))
 		n = 0;
 	snprintf(msg + n, sizeof(msg) - n, fmt, arg);
+	/* paths come from conf files and the command line: no control bytes to a terminal */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = '?';
 	geo_warn_fn(msg);
 }
 
