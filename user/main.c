@@ -525,6 +525,8 @@ static bool after_dump(struct app *a, unsigned long dumps)
 		for (size_t i = 0; i < a->model.nrows; i++)
 			if (!(a->model.rows[i]->flags & FLOW_F_GONE))
 				json_flow(stdout, a, "flow", a->model.rows[i]);
+		json_destinations(stdout, a, DEST_BY_COUNTRY);
+		json_destinations(stdout, a, DEST_BY_ASN);
 		json_summary(stdout, a);
 		fflush(stdout);
 		shown++;

@@ -11,6 +11,7 @@
 #include "caps.h"
 #include "cgroup.h"
 #include "container.h"
+#include "dest.h"
 #include "geoip.h"
 #include "fmt.h"
 #include "output.h"
@@ -317,6 +318,78 @@ void json_summary(FILE *out, const struct app *a)
 	fputs("}\n", out);
 }
 
+static struct dest_table dests;
+
+/* "curl(812) 2.1M, sshd(90) 10K" */
+static void top_text(char *buf, size_t len, const struct dest_agg *d)
+{
+	size_t o = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < DEST_TOP && d->top[i].pid; i++) {
+		char comm[64], b[16];
+
+		fmt_sanitize(comm, sizeof(comm), d->top[i].comm, sizeof(d->top[i].comm));
+		fmt_bytes(b, sizeof(b), d->top[i].bytes);
+		o += (size_t)snprintf(buf + o, o < len ? len - o : 0, "%s%s(%u) %s", i ? ", " : "",
+				      comm, d->top[i].pid, b);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "-");
+}
+
+/* Where the data goes: the view's flows by the remote end's country or AS. */
+static void batch_destinations(FILE *out, const struct app *a, enum dest_by by)
+{
+	const struct model *m = &a->model;
+
+	if (dest_build(&dests, m->rows, m->nrows, by) < 0 || !dests.n)
+		return;
+	fprintf(out, "%-9s %-32s %6s %9s %9s %10s %10s  %s\n",
+		by == DEST_BY_ASN ? "AS" : "COUNTRY", "NAME", "FLOWS", "SENT", "RECV", "TX", "RX",
+		"TOP PROCESSES");
+	for (size_t i = 0; i < dests.n; i++) {
+		const struct dest_agg *d = &dests.d[i];
+		char name[96], b1[16], b2[16], r1[24], r2[24], top[160];
+
+		fmt_sanitize(name, sizeof(name), d->name, sizeof(d->name));
+		fmt_bytes(b1, sizeof(b1), d->sent);
+		fmt_bytes(b2, sizeof(b2), d->recv);
+		fmt_rate(r1, sizeof(r1), d->rate_tx, a->opts.bits);
+		fmt_rate(r2, sizeof(r2), d->rate_rx, a->opts.bits);
+		top_text(top, sizeof(top), d);
+		fprintf(out, "%-9s %-32.32s %6u %9s %9s %10s %10s  %s\n", d->key,
+			name[0] ? name : "-", d->flows, b1, b2, r1, r2, top);
+	}
+	fputc('\n', out);
+}
+
+void json_destinations(FILE *out, const struct app *a, enum dest_by by)
+{
+	const struct model *m = &a->model;
+
+	if (dest_build(&dests, m->rows, m->nrows, by) < 0)
+		return;
+	for (size_t i = 0; i < dests.n; i++) {
+		const struct dest_agg *d = &dests.d[i];
+
+		fprintf(out, "{\"type\":\"destination\",\"by\":\"%s\"", dest_by_name(by));
+		json_key_str(out, "key", d->key);
+		json_key_str(out, "name", d->name[0] ? d->name : NULL);
+		fprintf(out, ",\"flows\":%u,\"sent_bytes\":%llu,\"recv_bytes\":%llu", d->flows,
+			(unsigned long long)d->sent, (unsigned long long)d->recv);
+		json_double(out, "rate_tx_Bps", d->rate_tx);
+		json_double(out, "rate_rx_Bps", d->rate_rx);
+		fputs(",\"top\":[", out);
+		for (int k = 0; k < DEST_TOP && d->top[k].pid; k++) {
+			fprintf(out, "%s{\"pid\":%u", k ? "," : "", d->top[k].pid);
+			json_key_str(out, "comm", d->top[k].comm);
+			fprintf(out, ",\"bytes\":%llu}", (unsigned long long)d->top[k].bytes);
+		}
+		fputs("]}\n", out);
+	}
+}
+
 void batch_snapshot(FILE *out, const struct app *a, unsigned long iteration)
 {
 	const struct model *m = &a->model;
@@ -394,4 +467,6 @@ void batch_snapshot(FILE *out, const struct app *a, unsigned long iteration)
 			(f->flags & FLOW_F_GONE) ? " closed" : "");
 	}
 	fputc('\n', out);
+	batch_destinations(out, a, DEST_BY_COUNTRY);
+	batch_destinations(out, a, DEST_BY_ASN);
 }

@@ -12,6 +12,9 @@ void json_flow(FILE *out, const struct app *a, const char *type, const struct fl
 void json_summary(FILE *out, const struct app *a);
 /* A plain-text snapshot of the current rows (like top -b). */
 void batch_snapshot(FILE *out, const struct app *a, unsigned long iteration);
+/* The view's flows by where they go (the remote end's country or AS), one JSON line each. */
+#include "dest.h"
+void json_destinations(FILE *out, const struct app *a, enum dest_by by);
 /* Executable path of a live process whose comm matches, cached; NULL if unknown. */
 const char *proc_exe(__u32 pid, const char *comm);
 

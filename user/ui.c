@@ -19,6 +19,8 @@
 #endif
 #include <ncurses.h>
 
+#include "dest.h"
+#include "geoip.h"
 #include "fmt.h"
 #include "services.h"
 #include "ui.h"
@@ -35,15 +37,17 @@
 #define FLEX_CAP 39		/* an IPv6 address */
 #define WHY_NS 10000000000ULL	/* how long the status line explains the mode at start */
 #define CONT_COL_WIDTH 120	/* Flows tab: the CONTAINER column from this many columns on */
+#define GEO_COL_WIDTH 110	/* ... and WHERE (GeoIP), when a database is open */
 
-enum tab { TAB_FLOWS, TAB_PROCS, TAB_CONTS, TAB_N };
+enum tab { TAB_FLOWS, TAB_PROCS, TAB_CONTS, TAB_DESTS, TAB_N };
 
 enum fcol {
-	F_MARK, F_PID, F_PROG, F_CONT, F_NETNS, F_PROTO, F_STATE, F_AGE, F_ADDR, F_PORT, F_BYTES, F_RATE,
-	F_N
+	F_MARK, F_PID, F_PROG, F_CONT, F_NETNS, F_PROTO, F_STATE, F_AGE, F_ADDR, F_PORT, F_GEO,
+	F_BYTES, F_RATE, F_N
 };
 enum pcol { P_PID, P_PROG, P_FLOWS, P_SENT, P_RECV, P_TX, P_RX, P_N };
 enum ccol { C_NAME, C_FLOWS, C_SENT, C_RECV, C_TX, C_RX, C_DEST, C_N };
+enum dcol { D_KEY, D_NAME, D_FLOWS, D_SENT, D_RECV, D_TX, D_RX, D_TOP, D_N };
 
 #define MAX_COLS F_N
 
@@ -103,6 +107,11 @@ static struct {
 	/* frozen copy while paused */
 	bool paused, pause_req;
 	bool latency;		/* L: the event loop's latency on the status line */
+	/* Destinations tab: made from the shown flows when it is drawn */
+	struct dest_table dests;
+	enum dest_by dest_by;
+	struct flow **drows;
+	size_t drows_cap;
 	struct flow *snap;
 	size_t nsnap, snap_cap, snap_total;
 	struct proc_agg *psnap;
@@ -132,6 +141,8 @@ static struct col fcols[F_N] = {
 	[F_AGE] = COL("AGE", 6, 6, 0, 2, true, false, false),
 	[F_ADDR] = COL("ADDRESS", 15, 15, 0, 99, false, true, false),
 	[F_PORT] = COL("PORT", 6, 8, 3, 7, false, false, false),
+	/* the remote end's country and city (GeoIP); wide screens with a database only */
+	[F_GEO] = COL("WHERE", 8, 20, 3, 1, false, false, false),
 	[F_BYTES] = COL("BYTES", 9, 9, 0, 4, true, false, false),
 	[F_RATE] = COL("RATE", 9, 9, 0, 5, true, false, false),
 };
@@ -144,6 +155,17 @@ static struct col pcols[P_N] = {
 	[P_RECV] = COL("RECV", 7, 8, 2, 4, true, false, false),
 	[P_TX] = COL("TX RATE", 8, 10, 3, 8, true, false, false),
 	[P_RX] = COL("RX RATE", 8, 10, 3, 7, true, false, false),
+};
+
+static struct col dcols[D_N] = {
+	[D_KEY] = COL("WHERE", 10, 11, 0, 99, false, false, false),
+	[D_NAME] = COL("NAME", 8, 28, 0, 50, false, true, false),
+	[D_FLOWS] = COL("FLOWS", 5, 6, 1, 9, true, false, false),
+	[D_SENT] = COL("SENT", 7, 8, 2, 5, true, false, false),
+	[D_RECV] = COL("RECV", 7, 8, 2, 4, true, false, false),
+	[D_TX] = COL("TX RATE", 8, 10, 3, 8, true, false, false),
+	[D_RX] = COL("RX RATE", 8, 10, 3, 7, true, false, false),
+	[D_TOP] = COL("TOP PROCESS", 11, 16, 4, 3, false, false, false),
 };
 
 static struct col ccols[C_N] = {
@@ -203,7 +225,8 @@ static const struct cont_agg *cont_at(const struct app *a, size_t i)
 
 static size_t tab_count(const struct app *a, enum tab t)
 {
-	return t == TAB_FLOWS ? nflows(a) : t == TAB_PROCS ? nprocs(a) : nconts(a);
+	return t == TAB_FLOWS ? nflows(a) : t == TAB_PROCS ? nprocs(a) :
+	       t == TAB_CONTS ? nconts(a) : ui.dests.n;
 }
 
 static bool flow_active(const struct flow *f)
@@ -815,6 +838,19 @@ static void flow_cells(const struct app *a, const struct model *m, const struct 
 		else
 			snprintf(c[F_NETNS], CELL, "%u", f->netns);
 	}
+	if (!fcols[F_GEO].hide) {
+		struct geo_info g;
+		__u8 fam;
+		const __u8 *ra = flow_remote(f, &fam);
+
+		if (geoip_lookup(fam, ra, &g) < 0 && g.scope == GEO_PUBLIC)
+			snprintf(c[F_GEO], CELL, "-");
+		else if (g.scope != GEO_PUBLIC)
+			snprintf(c[F_GEO], CELL, "%s", geo_scope_name(g.scope));
+		else	/* the strings are sanitized by geoip.c */
+			snprintf(c[F_GEO], CELL, "%s%s%s", g.country[0] ? g.country : "-",
+				 g.city[0] ? " " : "", g.city);
+	}
 	proto_text(c[F_PROTO], CELL, f);
 	st = state_name(f->orig.proto, f->state);
 	snprintf(c[F_STATE], CELL, "%s", st ? st : "-");
@@ -893,7 +929,7 @@ static void draw_empty(struct app *a, int y0, int h, int width)
 	char buf[256], cmd[256], lbl[sizeof(a->netns_label)];
 	size_t total = a->model.ft ? ft_count(a->model.ft) : 0;
 	/* what the model's view holds before the UI's own 'a' filter */
-	size_t built = ui.tab == TAB_FLOWS ? a->model.nrows :
+	size_t built = ui.tab == TAB_FLOWS || ui.tab == TAB_DESTS ? a->model.nrows :
 		       ui.tab == TAB_PROCS ? a->model.nprocs : a->model.nconts;
 	int n = 0;
 
@@ -919,7 +955,8 @@ static void draw_empty(struct app *a, int y0, int h, int width)
 	} else if (!total) {
 		msg[n++] = "No flows tracked yet.";
 	} else if (ui.active_only && built) {
-		msg[n++] = ui.tab == TAB_FLOWS ? "No flow has a non-zero rate now." :
+		msg[n++] = ui.tab == TAB_FLOWS || ui.tab == TAB_DESTS ?
+				   "No flow has a non-zero rate now." :
 			   ui.tab == TAB_PROCS ? "No process has a non-zero rate now." :
 						 "No container has a non-zero rate now.";
 		msg[n++] = "Press a to show them all.";
@@ -1019,6 +1056,7 @@ static void draw_flows(struct app *a, int y0, int h, int width)
 	/* an 80- or 100-column screen has no room to spare for it */
 	fcols[F_CONT].hide = width < CONT_COL_WIDTH;
 	fcols[F_NETNS].hide = !a->opts.all_netns;
+	fcols[F_GEO].hide = width < GEO_COL_WIDTH || !geoip_available();
 	page = (size_t)h / per;
 	if (!page)
 		page = 1;
@@ -1211,6 +1249,54 @@ static void draw_conts(struct app *a, int y0, int h, int width)
 		 sort_col_conts(a->view.sort), y0, h, width);
 }
 
+static void dest_cells(const struct app *a, const struct dest_agg *d, struct line_cells *l)
+{
+	char (*c)[CELL] = l->c;
+
+	fmt_sanitize(c[D_KEY], CELL, d->key, sizeof(d->key));
+	if (d->name[0])
+		fmt_sanitize(c[D_NAME], CELL, d->name, sizeof(d->name));
+	else
+		snprintf(c[D_NAME], CELL, "-");
+	snprintf(c[D_FLOWS], CELL, "%u", d->flows);
+	fmt_bytes(c[D_SENT], CELL, d->sent);
+	fmt_bytes(c[D_RECV], CELL, d->recv);
+	fmt_rate(c[D_TX], CELL, d->rate_tx, a->opts.bits);
+	fmt_rate(c[D_RX], CELL, d->rate_rx, a->opts.bits);
+	if (d->top[0].pid)
+		fmt_sanitize(c[D_TOP], CELL, d->top[0].comm, sizeof(d->top[0].comm));
+	else
+		snprintf(c[D_TOP], CELL, "-");
+	/* no country known: dim, like the host row of the Containers tab */
+	l->attr = strcmp(d->key, "unknown") ? A_NORMAL : A_DIM;
+}
+
+static void dest_row(const struct app *a, size_t idx, struct line_cells *l)
+{
+	dest_cells(a, &ui.dests.d[idx], l);
+}
+
+/*
+ * Destinations: the shown flows (filters, 'a', pause apply) grouped by the remote end's
+ * country or AS (g switches), most bytes first. Made here, only while the tab is shown:
+ * GeoIP lookups cost a little per flow.
+ */
+static void draw_dests(struct app *a, int y0, int h, int width)
+{
+	size_t n = nflows(a);
+
+	if (grow_array((void **)&ui.drows, &ui.drows_cap, n + 1, sizeof(*ui.drows))) {
+		for (size_t i = 0; i < n; i++)
+			ui.drows[i] = (struct flow *)flow_at(a, i);
+		if (dest_build(&ui.dests, ui.drows, n, ui.dest_by) < 0)
+			ui.dests.n = 0;
+	}
+	dcols[D_KEY].title = ui.dest_by == DEST_BY_ASN ? "AS" : "COUNTRY";
+	if (ui.cur[TAB_DESTS] >= ui.dests.n)
+		ui.cur[TAB_DESTS] = ui.dests.n ? ui.dests.n - 1 : 0;
+	draw_agg(a, TAB_DESTS, ui.dests.n, dest_row, dcols, D_N, D_NAME, -1, y0, h, width);
+}
+
 static const char *sort_label(const struct app *a)
 {
 	static const char *const names[SORT_MAX] = {
@@ -1219,6 +1305,8 @@ static const char *sort_label(const struct app *a)
 	};
 	enum sort_key k = a->view.sort;
 
+	if (ui.tab == TAB_DESTS)
+		return "bytes";
 	if (ui.tab != TAB_FLOWS && (k == SORT_AGE || k == SORT_DEST || k == SORT_PROTO))
 		return "flows";
 	if (ui.tab == TAB_CONTS && k == SORT_PROCESS)
@@ -1233,6 +1321,8 @@ static bool sort_desc(const struct app *a)
 	bool numeric = k == SORT_RATE || k == SORT_BYTES || k == SORT_AGE ||
 		       (ui.tab != TAB_FLOWS && k != SORT_PROCESS);
 
+	if (ui.tab == TAB_DESTS)
+		return true;	/* always by bytes, most first */
 	return numeric != a->view.reverse;
 }
 
@@ -1290,6 +1380,9 @@ static void draw_header(struct app *a)
 	put_clip(1, x, ui.tab == TAB_CONTS ? "[Containers]" : " Containers ",
 		 ui.tab == TAB_CONTS ? A_REVERSE | A_BOLD : A_NORMAL);
 	x += 14;
+	put_clip(1, x, ui.tab == TAB_DESTS ? "[Destinations]" : " Destinations ",
+		 ui.tab == TAB_DESTS ? A_REVERSE | A_BOLD : A_NORMAL);
+	x += 16;
 	if (ui.paused)
 		seg(1, &x, "PAUSED", A_REVERSE | A_BOLD | cp(CP_WARN));
 	snprintf(buf, sizeof(buf), "sort %s %s", sort_label(a), sort_desc(a) ? "desc" : "asc");
@@ -1389,7 +1482,8 @@ static void draw_status(struct app *a, int y, int width)
 
 static const char *const help_lines[][2] = {
 	{ "", "Keys" },
-	{ "Tab S-Tab", "tabs: Flows, Processes, Containers" },
+	{ "Tab S-Tab", "tabs: Flows, Processes, Containers, Destinations" },
+	{ "c", "Destinations: by country / by AS" },
 	{ "Up Down k j u d", "move the cursor" },
 	{ "PgUp PgDn", "page up / down" },
 	{ "Home End g G", "first / last row" },
@@ -1485,8 +1579,10 @@ static void draw(struct app *a)
 		draw_flows(a, HDR_LINES, h - HDR_LINES - 1, w);
 	else if (ui.tab == TAB_PROCS)
 		draw_procs(a, HDR_LINES, h - HDR_LINES - 1, w);
-	else
+	else if (ui.tab == TAB_CONTS)
 		draw_conts(a, HDR_LINES, h - HDR_LINES - 1, w);
+	else
+		draw_dests(a, HDR_LINES, h - HDR_LINES - 1, w);
 	draw_status(a, h - 1, w);
 	refresh();
 }
@@ -1518,7 +1614,7 @@ static void move_to(struct app *a, long long pos)
 		ui.sel_id = flow_at(a, (size_t)pos)->id;
 	else if (ui.tab == TAB_PROCS)
 		ui.sel_pid = proc_at(a, (size_t)pos)->pid;
-	else
+	else if (ui.tab == TAB_CONTS)
 		memcpy(ui.sel_cont, cont_at(a, (size_t)pos)->label, sizeof(ui.sel_cont));
 }
 
@@ -1659,6 +1755,12 @@ static bool handle_key(struct app *a, int k)
 		break;
 	case 'L':
 		ui.latency = !ui.latency;
+		break;
+	case 'c':
+		if (ui.tab == TAB_DESTS) {
+			ui.dest_by = ui.dest_by == DEST_BY_ASN ? DEST_BY_COUNTRY : DEST_BY_ASN;
+			ui.cur[TAB_DESTS] = 0;
+		}
 		break;
 	case 'b':
 		a->opts.bits = !a->opts.bits;

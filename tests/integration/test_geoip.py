@@ -43,14 +43,18 @@ def main():
     sh("ip", "link", "add", "ga", "netns", A, "type", "veth", "peer", "name", "gb", "netns", B)
     sh("ip", "-n", A, "addr", "add", "81.2.69.142/32", "dev", "ga")
     sh("ip", "-n", B, "addr", "add", "1.128.0.1/32", "dev", "gb")
+    # 214.78.120.1 is in the United States in the City test database
+    sh("ip", "-n", B, "addr", "add", "214.78.120.1/32", "dev", "gb")
     sh("ip", "-n", A, "link", "set", "ga", "up")
     sh("ip", "-n", B, "link", "set", "gb", "up")
     sh("ip", "-n", A, "route", "add", "1.128.0.1/32", "dev", "ga")
+    sh("ip", "-n", A, "route", "add", "214.78.120.1/32", "dev", "ga")
     sh("ip", "-n", B, "route", "add", "81.2.69.142/32", "dev", "gb")
     sh("ip", "netns", "exec", A, "iptables", "-I", "OUTPUT", "-m", "conntrack", "--ctstate",
        "NEW", "-j", "ACCEPT")
     code = ("import socket,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
             "s.sendto(b'x',('1.128.0.1',5000))\ns.sendto(b'x',('127.0.0.1',5001))\n"
+            "s.sendto(b'x',('214.78.120.1',5002))\ns.sendto(b'x',('214.78.120.1',5003))\n"
             "time.sleep(4)\n")
     p = subprocess.Popen(["ip", "netns", "exec", A, "python3", "-c", code])
     try:
@@ -63,6 +67,52 @@ def main():
         check("exit-0", r.returncode == 0 and not r.stderr, "rc %d stderr %r" % (
             r.returncode, r.stderr[:200]))
         check("summary-geoip", summ.get("geoip") is True, "summary %r" % summ)
+        # where the data goes: the destinations by country and by AS
+        dests = [o for o in objs if o.get("type") == "destination"]
+        byc = {d["key"]: d for d in dests if d.get("by") == "country"}
+        bya = {d["key"]: d for d in dests if d.get("by") == "asn"}
+        us, tel = byc.get("US", {}), bya.get("AS1221", {})
+        check("dest-country", us.get("name") == "United States" and us.get("flows") == 2 and
+              (us.get("top") or [{}])[0].get("comm") == "python3" and
+              byc.get("loopback", {}).get("flows") == 1,
+              "by country %r" % byc)
+        check("dest-asn", "Telstra" in (tel.get("name") or "") and tel.get("flows") == 1,
+              "by asn %r" % bya)
+        rb = sh(FT, "--netns", A, "--batch", "--iterations", "1", "-t", "0.2", "--geoip-db",
+                city, "--geoip-db", asn)
+        check("dest-batch", any(l.split()[:3] == ["US", "United", "States"] for l in
+                                rb.stdout.splitlines()) and
+              any(l.startswith("AS1221 ") and "Telstra" in l for l in rb.stdout.splitlines()),
+              "batch output %r" % rb.stdout[-600:])
+        # the view: a WHERE column (remote country/city) and the Destinations tab, in tmux
+        sock = "ft-geo-%d" % os.getpid()
+        tm = lambda *a: sh("tmux", "-L", sock, *a)  # noqa: E731
+        tm("-f", "/dev/null", "new-session", "-d", "-x", "140", "-y", "20",
+           "%s --netns %s -t 0.3 --geoip-db %s --geoip-db %s" % (FT, A, city, asn))
+        try:
+            def screen():
+                return tm("capture-pane", "-p").stdout
+            end = time.time() + 8
+            while time.time() < end and not ("WHERE" in screen() and " US " in screen()):
+                time.sleep(0.2)
+            scr = screen()
+            rows = [l for l in scr.splitlines() if "214.78.120.1" in l]
+            check("view-where", "WHERE" in scr and rows and all(" US " in l for l in rows) and
+                  any("loopback" in l for l in scr.splitlines() if "127.0.0.1" in l),
+                  "screen %r" % scr[:900])
+            for _ in range(3):
+                tm("send-keys", "Tab")
+            end = time.time() + 8
+            while time.time() < end and "United States" not in screen():
+                time.sleep(0.2)
+            scr = screen()
+            check("view-destinations", "[Destinations]" in scr and any(
+                l.split()[:3] == ["US", "United", "States"] for l in scr.splitlines()),
+                "screen %r" % scr[:900])
+        finally:
+            tm("send-keys", "q")
+            time.sleep(0.3)
+            tm("kill-server")
         pub = [f for f in flows if f.get("dst") == "1.128.0.1"]
         loc = [f for f in flows if f.get("dst") == "127.0.0.1"]
         check("flow-found", len(pub) == 1 and len(loc) == 1, "flows %r" % flows)

@@ -62,7 +62,7 @@ def main():
     types = [o.get("type") for o in res.objs]
     rep.check("one-summary-last", types.count("summary") == 1 and types[-1] == "summary",
               "types of the lines: %s" % types[-5:])
-    bad_types = [t for t in types if t not in ("flow", "summary")]
+    bad_types = [t for t in types if t not in ("flow", "destination", "summary")]
     rep.check("line-types", not bad_types, "unexpected types %r" % bad_types[:5])
     s = res.summary or {}
     rep.check("summary-fields", not L.missing_fields(s, L.SUMMARY_FIELDS),

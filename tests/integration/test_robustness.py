@@ -79,8 +79,9 @@ def overrun():
                   summ.get("overruns"), summ.get("resyncs"), summ.get("events_lost"), made))
     # (a few of the generated tuples repeat: somewhat fewer entries than datagrams)
     rep.check("overrun-consistent", same and len(ct) >= 15000,
-              "flowtop %d flows, conntrack -L %d; only flowtop %d, only conntrack %d" % (
-                  len(mine), len(ct), len(mine - ct), len(ct - mine)))
+              "flowtop %d flows, conntrack -L %d; only flowtop %d %r, only conntrack %d %r" % (
+                  len(mine), len(ct), len(mine - ct), sorted(mine - ct)[:3], len(ct - mine),
+                  sorted(ct - mine)[:3]))
     L.info("overrun: %s; overruns %s, resyncs %s, events lost (recovered by re-dump) %s" % (
         made, summ.get("overruns"), summ.get("resyncs"), summ.get("events_lost")))
     rc = bg.stop(signal.SIGINT, 10)

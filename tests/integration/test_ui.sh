@@ -18,7 +18,7 @@ lines=30
 failed=0
 checks="header flow-row sort-key toggle-tcp filter-hides filter-nothing help-open help-close
 	latency-overlay
-	processes-tab containers-tab resize-40x12 resize-1x1 resize-back quit-status terminal-restored
+	processes-tab containers-tab destinations-tab resize-40x12 resize-1x1 resize-back quit-status terminal-restored
 	all-netns-column sysctl-restored"
 
 pass() { echo "PASS $1"; }
@@ -260,6 +260,21 @@ elif wait_for '\[Containers\]' 25 && wait_for '^ *CONTAINER +FLOWS ' 25; then
 	pass containers-tab
 else
 	fail containers-tab "a second Tab did not show the Containers tab: $(lines_of 2,5p)"
+fi
+# Destinations: the loopback traffic is "loopback" both by country and, after c, by AS
+keys Tab
+if ! alive destinations-tab; then
+	:
+elif wait_for '\[Destinations\]' 25 && wait_for '^ *COUNTRY +NAME +FLOWS ' 25 &&
+	wait_for '^ *loopback +- +[0-9]+ .* python[0-9.]* *$' 25; then
+	keys c
+	if wait_for '^ *AS +NAME +FLOWS ' 25 && wait_for '^ *loopback ' 10; then
+		pass destinations-tab
+	else
+		fail destinations-tab "c did not switch to the AS grouping: $(lines_of 3,5p)"
+	fi
+else
+	fail destinations-tab "a third Tab did not show loopback in Destinations: $(lines_of 2,5p)"
 fi
 keys Tab
 running && wait_for '\[Flows\]' 25
