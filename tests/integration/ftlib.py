@@ -857,6 +857,15 @@ def parse_ct_line(line):
     return f
 
 
+def ct_entries(ns):
+    """All entries of the namespace's table as a list. Conntrack ids are 32-bit hashes:
+    in a table of 20000 entries two share one now and then, so count with this."""
+    r = ns.run(["conntrack", "-L", "-o", "extended,id"], timeout=20)
+    if r.returncode != 0:
+        raise RuntimeError("conntrack -L in %s failed: %s" % (ns.name, one_line(r.stderr)))
+    return [f for f in (parse_ct_line(l) for l in r.stdout.splitlines()) if f]
+
+
 def ct_list(ns):
     """All entries (both families) of the namespace's table: {id: dict}."""
     r = ns.run(["conntrack", "-L", "-o", "extended,id"], timeout=20)

@@ -37,7 +37,7 @@ def burst(ns, n, rate=100000):
 
 
 def ct_keys(ns):
-    return {L.key_of(f) for f in L.ct_list(ns).values()}
+    return {L.key_of(f) for f in L.ct_entries(ns)}
 
 
 def snapshots(objs):
