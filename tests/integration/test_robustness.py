@@ -9,7 +9,8 @@
    summary (table_full), keeps running, and clears it when the limit is back.
 3. Signals: SIGHUP, SIGTERM and a crash signal (SIGSEGV) while eBPF programs are attached:
    sysctls are put back and no program of flowtop is left.
-4. The interactive view crashed (SIGSEGV) in tmux: the terminal is usable and cooked again.
+4. The interactive view ended by SIGTERM, and crashed (SIGSEGV), in tmux: the terminal is
+   usable and cooked again.
 5. A resize storm down to 1x1 and 1-column terminals: still running, q exits 0.
 6. stdout closed under --batch and --json --events: flowtop ends, no hang, sysctls back.
 """
@@ -205,19 +206,28 @@ def ui_crash_and_storm():
     rep.check("resize-storm", up and alive and back,
               "started %s, alive after %d resizes %s, full screen back %s" % (
                   up, len(sizes), alive, back))
-    # a crash in the middle of the view: the terminal must come back usable
-    pid = flowtop_pid_under(t.pane_pid())
-    if pid:
-        os.kill(pid, signal.SIGSEGV)
-    ended = t.wait("FT_EXIT=139", 10)
-    t.keys("clear; stty -a | tr ' ;' '\\n\\n' | grep -Ex -- '-?(icanon|echo)' | tr '\\n' ' '; "
-           "echo STTY_DONE", "Enter")
-    t.wait("STTY_DONE", 10)
-    scr = t.screen()
-    line = [l for l in scr.splitlines() if "STTY_DONE" in l and "echo" in l and "grep" not in l]
-    cooked = bool(line) and "-icanon" not in line[-1] and "-echo " not in line[-1]
-    rep.check("crash-terminal-restored", pid and ended and cooked and "[Flows]" not in scr,
-              "flowtop pid %r, exit 139 seen %s, stty %r" % (pid, ended, line[-1:]))
+    # SIGTERM, then a crash, in the middle of the view: the terminal must come back usable
+    for sig, code, name in ((signal.SIGTERM, "0", "term-terminal-restored"),
+                            (signal.SIGSEGV, "139", "crash-terminal-restored")):
+        if sig == signal.SIGSEGV:
+            t.keys("clear; %s --netns %s --no-geoip -t 0.5; echo FT_EXIT=$?" % (FT, ns.name),
+                   "Enter")
+            t.wait("[Flows]", 10)
+        pid = flowtop_pid_under(t.pane_pid())
+        if pid:
+            os.kill(pid, sig)
+        ended = t.wait("FT_EXIT=" + code, 10)
+        t.keys("clear; stty -a | tr ' ;' '\\n\\n' | grep -Ex -- '-?(icanon|echo)' | "
+               "tr '\\n' ' '; echo STTY_DONE", "Enter")
+        # the typed command has STTY_DONE in it too: wait for the output line
+        L.wait_until(lambda: any("STTY_DONE" in l and "grep" not in l
+                                 for l in t.screen().splitlines()), 10, 0.2)
+        scr = t.screen()
+        line = [l for l in scr.splitlines()
+                if "STTY_DONE" in l and "echo" in l and "grep" not in l]
+        cooked = bool(line) and "-icanon" not in line[-1] and "-echo " not in line[-1]
+        rep.check(name, pid and ended and cooked and "[Flows]" not in scr,
+                  "flowtop pid %r, exit %s seen %s, stty %r" % (pid, code, ended, line[-1:]))
 
 
 def closed_stdout():
