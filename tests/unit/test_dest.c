@@ -51,8 +51,10 @@ static void test_groups(void **state)
 	const struct dest_agg *us, *lo, *tel;
 
 	(void)state;
-	if (access(dbs[0], R_OK) || access(dbs[1], R_OK))
+	if (access(dbs[0], R_OK) || access(dbs[1], R_OK)) {
+		printf("SKIP: %s absent\n", DATA);
 		skip();
+	}
 	assert_int_equal(geoip_open(dbs, NULL, NULL), 2);
 	/* three processes sending to the US, one of them twice; a local flow; an inbound one
 	 * from an address only the ASN database knows (its remote end is the source) */
