@@ -534,10 +534,9 @@ int ft_state_raw_tp(struct bpf_raw_tracepoint_args *ctx)
 
 /* ---- sockets: creators, and owners of bound non-TCP ports (UDP servers) ---- */
 
-SEC("cgroup/sock_create")
-int ft_sock_create(struct bpf_sock *ctx)
+/* The current task owns the socket with this cookie (sock_create, connect). */
+static __always_inline int own_socket(__u64 cookie)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
 	struct attr_owner o = {};
 
 	owner_current(&o, cookie);
@@ -546,16 +545,16 @@ int ft_sock_create(struct bpf_sock *ctx)
 	return 1;
 }
 
+SEC("cgroup/sock_create")
+int ft_sock_create(struct bpf_sock *ctx)
+{
+	return own_socket(bpf_get_socket_cookie(ctx));
+}
+
 /* connect() runs in the connecting task: it, not the socket's creator, makes the flow. */
 static __always_inline int on_connect(struct bpf_sock_addr *ctx)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct attr_owner o = {};
-
-	owner_current(&o, cookie);
-	if (bpf_map_update_elem(&sock_owner, &cookie, &o, BPF_ANY))
-		count(ATTR_CNT_MAP_FULL);
-	return 1;
+	return own_socket(bpf_get_socket_cookie(ctx));
 }
 
 SEC("cgroup/connect4")

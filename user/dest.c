@@ -168,10 +168,8 @@ int dest_build(struct dest_table *t, struct flow *const *rows, size_t n, enum de
 		d->rate_rx += in ? f->rate_orig : f->rate_reply;
 		top_add(d, f, f->orig_bytes + f->reply_bytes);
 	}
+	/* (the index now points into the unsorted order: the next build clears it first) */
 	qsort(t->d, t->n, sizeof(*t->d), cmp_dest);
-	/* the index pointed into the unsorted order: rebuild it at the next call */
-	if (t->index)
-		memset(t->index, 0, t->icap * sizeof(*t->index));
 	return 0;
 }
 

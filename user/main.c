@@ -69,15 +69,20 @@ static void crash_handler(int sig)
  * loop's signalfd; a SIGTERM during start-up (probing and loading BPF takes
  * a while) is then still an orderly exit that restores everything.
  */
+static void loop_signals(sigset_t *mask)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGWINCH);
+}
+
 static void block_signals(void)
 {
 	sigset_t mask;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGWINCH);
+	loop_signals(&mask);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 }
 
@@ -557,11 +562,7 @@ static int run_loop(struct app *a)
 	sigset_t mask;
 
 	/* blocked since start-up (block_signals), so none was lost while we loaded */
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGWINCH);
+	loop_signals(&mask);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);

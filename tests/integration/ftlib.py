@@ -1123,7 +1123,8 @@ def helper_client(args):
     return 0
 
 
-def _csum(b):
+def csum(b):
+    """The Internet checksum (IP, ICMP, TCP with its pseudo-header)."""
     if len(b) % 2:
         b += b"\0"
     s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
@@ -1150,7 +1151,7 @@ def helper_ping(args):
             pkt = struct.pack("!BBHHH", 128, 0, 0, ident, seq) + body
         else:
             pkt = struct.pack("!BBHHH", 8, 0, 0, ident, seq) + body
-            pkt = pkt[:2] + struct.pack("!H", _csum(pkt)) + pkt[4:]
+            pkt = pkt[:2] + struct.pack("!H", csum(pkt)) + pkt[4:]
         s.sendto(pkt, (addr, 0))
         end = time.monotonic() + 2
         while time.monotonic() < end:

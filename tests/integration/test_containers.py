@@ -171,15 +171,6 @@ def worker_dnat_client(cfg):
     return 0
 
 
-def w_csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-
-
 def worker_raw_syn(cfg):
     """A remote client's SYN to the published port, sent below IP (AF_PACKET): no socket
     of this machine made it, so only the container that answers can own the flow."""
@@ -187,9 +178,9 @@ def worker_raw_syn(cfg):
     src, dst = socket.inet_aton(R4), socket.inet_aton(UP_H4)
     tcp = struct.pack("!HHIIBBHHH", sport, PUB, 0x12345678, 0, 5 << 4, 0x02, 64240, 0, 0)
     pseudo = src + dst + struct.pack("!BBH", 0, 6, len(tcp))
-    tcp = tcp[:16] + struct.pack("!H", w_csum(pseudo + tcp)) + tcp[18:]
+    tcp = tcp[:16] + struct.pack("!H", L.csum(pseudo + tcp)) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0x4242, 0, 64, 6, 0, src, dst)
-    ip = ip[:10] + struct.pack("!H", w_csum(ip)) + ip[12:]
+    ip = ip[:10] + struct.pack("!H", L.csum(ip)) + ip[12:]
     eth = bytes.fromhex(cfg["dmac"].replace(":", "")) + \
         bytes.fromhex(cfg["smac"].replace(":", "")) + b"\x08\x00"
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)

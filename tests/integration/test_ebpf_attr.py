@@ -122,15 +122,6 @@ def w_udp_connected(dst, port):
     return la
 
 
-def w_csum(b):
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xffff)
-    s += s >> 16
-    return (~s) & 0xffff
-
-
 def w_icmp_raw(dst, ident):
     v6 = ":" in dst
     if v6:
@@ -139,7 +130,7 @@ def w_icmp_raw(dst, ident):
     else:
         s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
         pkt = struct.pack("!BBHHH", 8, 0, 0, ident, 1) + b"flowtop"
-        pkt = pkt[:2] + struct.pack("!H", w_csum(pkt)) + pkt[4:]
+        pkt = pkt[:2] + struct.pack("!H", L.csum(pkt)) + pkt[4:]
     s.sendto(pkt, (dst, 0))
     end = time.monotonic() + 1.5
     while time.monotonic() < end:
