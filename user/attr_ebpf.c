@@ -98,8 +98,7 @@ struct ns_link {
 	unsigned int gen;
 };
 
-#define NS_MAX 4096
-#define NS_SCAN_NS 2000000000ULL
+#define NS_MAX NETNS_FOUND_MAX
 
 struct ebpf {
 	struct model *m;
@@ -127,7 +126,7 @@ struct ebpf {
 	struct ns_link *nsl;
 	size_t nnsl;
 	unsigned int ns_gen;
-	__u64 ns_scan_ns;
+	unsigned int ns_list_gen;	/* the netns_refresh() list last looked at */
 	int self_ns_fd;
 	__u32 self_ns;
 	bool per_netns;
@@ -781,19 +780,20 @@ static void eb_pending(struct attr_backend *b, struct flow *f)
  * Rung "netfilter" is per netns: give every other namespace (containers) the
  * same LOCAL_OUT program, so that flows a container makes or answers have a
  * record the watched netns' NATed entry can be joined with. New namespaces
- * are found every NS_SCAN_NS; links of vanished ones are closed. No
+ * are found by each new netns_refresh() list (the event loop makes one every
+ * 2 s); links of vanished ones are closed. No
  * namespace is held open (a socket or fd would keep a dead one alive).
  */
 static void ns_scan(struct ebpf *e)
 {
-	static struct netns_info list[NS_MAX];
-	int n = netns_list(list, NS_MAX);
+	size_t n;
+	const struct netns_info *list = netns_found(&n);
 	int prog = bpf_program__fd(e->skel->progs.ft_nf);
 	size_t keep = 0;
 
-	e->ns_scan_ns = model_clock();
+	e->ns_list_gen = netns_generation();
 	e->ns_gen++;
-	for (int i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		size_t j;
 
 		if (list[i].inode == e->self_ns)
@@ -842,7 +842,7 @@ static void eb_tick(struct attr_backend *b)
 
 	drain(e);
 	now = model_clock();
-	if (e->per_netns && now - e->ns_scan_ns >= NS_SCAN_NS)
+	if (e->per_netns && netns_generation() != e->ns_list_gen)
 		ns_scan(e);
 	for (size_t i = 0; i < e->nwait; i++) {
 		struct waiting *w = &e->wait[i];
@@ -965,8 +965,10 @@ static int eb_init(struct attr_backend *b, struct model *m, char *why, size_t wh
 		e->self_ns_fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 		e->nsl = calloc(NS_MAX, sizeof(*e->nsl));
 		e->per_netns = e->self_ns_fd >= 0 && e->nsl;
-		if (e->per_netns)
+		if (e->per_netns) {
+			netns_refresh(0);
 			ns_scan(e);
+		}
 	}
 	/* Flows that were there before us get sock_diag's answer. */
 	e->fallback = attr_sockdiag_backend();

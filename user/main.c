@@ -482,12 +482,12 @@ static void watch_del(struct app *a, int ep, struct watch *w)
  */
 static void watch_scan(struct app *a, int ep)
 {
-	static struct netns_info list[WATCH_MAX * 4];
-	int n = netns_list(list, sizeof(list) / sizeof(list[0]));
+	size_t n;
+	const struct netns_info *list = netns_found(&n);
 
 	a->scan_gen++;
 	a->watch[0].seen = a->scan_gen;
-	for (int i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		bool known = false;
 
 		for (unsigned int j = 0; j < WATCH_MAX && !known; j++) {
@@ -558,7 +558,7 @@ static int run_loop(struct app *a)
 	int ep = -1, tfd = -1, sfd = -1, stopfd = -1, ret = 0;
 	unsigned long dumps = 0;
 	__u64 last_scan, t_wake;
-	bool key;
+	bool key, follow_netns;
 	sigset_t mask;
 
 	/* blocked since start-up (block_signals), so none was lost while we loaded */
@@ -590,8 +590,15 @@ static int run_loop(struct app *a)
 			epoll_add(ep, stopfd, TAG_STOP);
 		}
 	}
-	if (a->opts.all_netns)
+	/* one list of the machine's namespaces for --all-netns and the eBPF netns hook;
+	 * the hook's set-up has just made one */
+	follow_netns = a->opts.all_netns ||
+		       (!strcmp(a->mode, "ebpf") &&
+			attr_ebpf_probed()->rung[HOOK_NETNS] == RUNG_NETFILTER);
+	if (a->opts.all_netns) {
+		netns_refresh(NETNS_SCAN_S * 1000000000ULL);
 		watch_scan(a, ep);
+	}
 	last_scan = model_clock();
 	if (start_dump(a) < 0) {
 		die_line("cannot dump the conntrack table: %s", strerror(errno));
@@ -686,9 +693,13 @@ static int run_loop(struct app *a)
 				if (read(tfd, &exp, sizeof(exp)) < 0) {
 					/* spurious wake-up */
 				}
-				if (a->opts.all_netns && !round_running(a) &&
-				    model_clock() - last_scan >= NETNS_SCAN_S * 1000000000ULL) {
-					watch_scan(a, ep);
+				/* (a tick a little early is on time) */
+				if (follow_netns && !round_running(a) &&
+				    model_clock() + 50000000ULL - last_scan >=
+					    NETNS_SCAN_S * 1000000000ULL) {
+					netns_refresh(0);
+					if (a->opts.all_netns)
+						watch_scan(a, ep);
 					last_scan = model_clock();
 				}
 				if (dump_due(a)) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "netns.h"
 
@@ -70,6 +71,43 @@ int netns_list(struct netns_info *out, size_t max)
 	}
 	closedir(d);
 	return (int)n;
+}
+
+static struct netns_info found[NETNS_FOUND_MAX];
+static size_t nfound;
+static unsigned int found_gen;
+static __u64 found_ns;
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
+}
+
+unsigned int netns_refresh(__u64 max_age_ns)
+{
+	__u64 now = mono_ns();
+	int n;
+
+	if (found_gen && max_age_ns && now - found_ns < max_age_ns)
+		return found_gen;
+	n = netns_list(found, NETNS_FOUND_MAX);
+	nfound = n > 0 ? (size_t)n : 0;
+	found_ns = now;
+	return ++found_gen;
+}
+
+const struct netns_info *netns_found(size_t *n)
+{
+	*n = nfound;
+	return found;
+}
+
+unsigned int netns_generation(void)
+{
+	return found_gen;
 }
 
 __u32 netns_self(void)

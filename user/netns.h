@@ -18,6 +18,17 @@ struct netns_info {
  */
 int netns_list(struct netns_info *out, size_t max);
 
+/*
+ * One scan of the machine's namespaces shared by everything that follows them
+ * (the eBPF netns hook, --all-netns): netns_refresh() lists them again unless the
+ * last list is younger than max_age_ns (0: always) and returns the list's
+ * generation; netns_found() gives that list.
+ */
+#define NETNS_FOUND_MAX 4096
+unsigned int netns_refresh(__u64 max_age_ns);
+const struct netns_info *netns_found(size_t *n);
+unsigned int netns_generation(void);
+
 /* The inode of the calling thread's netns, 0 if unknown. */
 __u32 netns_self(void);
 
