@@ -28,6 +28,16 @@ static struct name_ent cache[CACHE_N];
 static unsigned int cache_next;
 static char root[256];
 
+/*
+ * Podman lists every container in one file (megabytes on a busy host): it is
+ * read again only when it changed, not once per container looked up.
+ */
+static struct {
+	char *buf;
+	size_t len;
+	struct stat st;
+} podman_list;
+
 void container_name_root(const char *r)
 {
 	snprintf(root, sizeof(root), "%s", r ? r : "");
@@ -41,6 +51,8 @@ void container_name_flush(void)
 {
 	memset(cache, 0, sizeof(cache));
 	cache_next = 0;
+	free(podman_list.buf);
+	memset(&podman_list, 0, sizeof(podman_list));
 }
 
 static int hexval(char c)
@@ -185,16 +197,38 @@ static bool docker_name(const char *id, char *out, size_t outlen)
 	return ok;
 }
 
-static bool podman_name(const char *id, char *out, size_t outlen)
+/* Podman's containers.json, from podman_list while it has not changed. */
+static const char *podman_file(size_t *len)
 {
-	char path[512], quoted[80], v[NAME_LEN], nextid[80];
-	size_t len = 0;
-	char *buf, *p;
-	bool ok = false;
+	char path[512];
+	struct stat st;
 
 	snprintf(path, sizeof(path), "%s/var/lib/containers/storage/overlay-containers/containers.json",
 		 root);
-	buf = read_file(path, &len);
+	if (stat(path, &st) < 0) {
+		free(podman_list.buf);
+		memset(&podman_list, 0, sizeof(podman_list));
+		return NULL;
+	}
+	if (!podman_list.buf || st.st_ino != podman_list.st.st_ino ||
+	    st.st_size != podman_list.st.st_size ||
+	    st.st_mtim.tv_sec != podman_list.st.st_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != podman_list.st.st_mtim.tv_nsec) {
+		free(podman_list.buf);
+		podman_list.buf = read_file(path, &podman_list.len);
+		podman_list.st = st;
+	}
+	*len = podman_list.len;
+	return podman_list.buf;
+}
+
+static bool podman_name(const char *id, char *out, size_t outlen)
+{
+	char quoted[80], v[NAME_LEN], nextid[80];
+	size_t len = 0;
+	const char *buf = podman_file(&len), *p;
+	bool ok = false;
+
 	if (!buf)
 		return false;
 	snprintf(quoted, sizeof(quoted), "\"%s\"", id);
@@ -210,7 +244,6 @@ static bool podman_name(const char *id, char *out, size_t outlen)
 			ok = true;
 		}
 	}
-	free(buf);
 	return ok;
 }
 

@@ -87,6 +87,10 @@ static void test_podman(void **state)
 	assert_string_equal(name_of("/machine.slice/libpod-" ID2 ".scope"), "db");
 	/* a record without names must not take the next record's */
 	assert_null(name_of("/machine.slice/libpod-" ID5 ".scope"));
+	/* the list is kept between lookups and read again when it changes */
+	put("var/lib/containers/storage/overlay-containers/containers.json",
+	    "[{\"id\":\"" ID1 "\",\"names\":[\"cache-check\"]}]");
+	assert_string_equal(name_of("/machine.slice/libpod-" ID1 ".scope"), "cache-check");
 }
 
 static void test_containerd_and_pod(void **state)
