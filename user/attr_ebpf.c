@@ -898,8 +898,7 @@ static void eb_tick(struct attr_backend *b)
 		 * ring) get the fallback.
 		 */
 		e->st.flows_unmatched++;
-		if (e->fallback && f->netns == e->m->netns &&
-		    (addr_local(e, f->orig.family, f->orig.src) ||
+		if (e->fallback && (addr_local(e, f->orig.family, f->orig.src) ||
 				    addr_local(e, f->reply.family, f->reply.src)))
 			e->fallback->pending(e->fallback, f);
 	}

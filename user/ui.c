@@ -110,6 +110,11 @@ static struct {
 	/* Destinations tab: made from the shown flows when it is drawn */
 	struct dest_table dests;
 	enum dest_by dest_by;
+	struct {		/* what ui.dests was made from: made again only when it changes */
+		__u64 built_at;
+		enum dest_by by;
+		bool paused, active_only, valid;
+	} dests_of;
 	struct flow **drows;
 	size_t drows_cap;
 	struct flow *snap;
@@ -1285,11 +1290,22 @@ static void draw_dests(struct app *a, int y0, int h, int width)
 {
 	size_t n = nflows(a);
 
-	if (grow_array((void **)&ui.drows, &ui.drows_cap, n + 1, sizeof(*ui.drows))) {
-		for (size_t i = 0; i < n; i++)
-			ui.drows[i] = (struct flow *)flow_at(a, i);
-		if (dest_build(&ui.dests, ui.drows, n, ui.dest_by) < 0)
-			ui.dests.n = 0;
+	/* once per new view, not per key: a key that only moves the cursor looks up nothing */
+	if (!ui.dests_of.valid || ui.dests_of.built_at != ui.built_at ||
+	    ui.dests_of.by != ui.dest_by || ui.dests_of.paused != ui.paused ||
+	    ui.dests_of.active_only != ui.active_only) {
+		ui.dests.n = 0;
+		if (grow_array((void **)&ui.drows, &ui.drows_cap, n + 1, sizeof(*ui.drows))) {
+			for (size_t i = 0; i < n; i++)
+				ui.drows[i] = (struct flow *)flow_at(a, i);
+			if (dest_build(&ui.dests, ui.drows, n, ui.dest_by) < 0)
+				ui.dests.n = 0;
+		}
+		ui.dests_of.built_at = ui.built_at;
+		ui.dests_of.by = ui.dest_by;
+		ui.dests_of.paused = ui.paused;
+		ui.dests_of.active_only = ui.active_only;
+		ui.dests_of.valid = true;
 	}
 	dcols[D_KEY].title = ui.dest_by == DEST_BY_ASN ? "AS" : "COUNTRY";
 	if (ui.cur[TAB_DESTS] >= ui.dests.n)
