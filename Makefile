@@ -14,7 +14,7 @@ BUILD := build
 CC ?= cc
 CFLAGS ?= -O2 -g
 PKG_CONFIG ?= pkg-config
-PKGS := libmnl ncursesw libbpf libmaxminddb
+PKGS := libmnl ncursesw libbpf libmaxminddb libcares
 CLANG ?= clang
 BPFTOOL ?= bpftool
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' \
@@ -54,7 +54,7 @@ $(BUILD)/.deps-ok: tools/deps.sh
 
 deps: $(BUILD)/.deps-ok
 
-LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lmnl -lncursesw -ltinfo -lbpf -lmaxminddb)
+LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null || echo -lmnl -lncursesw -ltinfo -lbpf -lmaxminddb -lcares)
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 
 # BPF: CO-RE objects against the committed vmlinux.h, skeletons embedded in the binary.
@@ -75,6 +75,7 @@ $(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
 
 # Objects that include a skeleton wait for it.
 $(BUILD)/user/attr_ebpf.o: $(BUILD)/attr.skel.h
+$(BUILD)/user/dnscap.o: $(BUILD)/dns.skel.h
 
 $(BUILD)/user/%.o: user/%.c | $(BUILD)/.deps-ok
 	@mkdir -p $(@D)

@@ -5,8 +5,8 @@
 #   tools/deps.sh bench   the test suite's, plus the original flowtop (netsniff-ng) to compare
 set -e
 
-BUILD_PKGS="build-essential pkg-config libmnl-dev libncurses-dev linux-libc-dev clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmaxminddb-dev"
-TEST_PKGS="$BUILD_PKGS libcmocka-dev libclang-rt-14-dev conntrack iproute2 iptables nftables tmux python3 procps socat iputils-ping util-linux qemu-system-x86 busybox-static kmod xz-utils valgrind"
+BUILD_PKGS="build-essential pkg-config libmnl-dev libncurses-dev linux-libc-dev clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libmaxminddb-dev libc-ares-dev"
+TEST_PKGS="$BUILD_PKGS libcmocka-dev libclang-rt-14-dev conntrack iproute2 iptables nftables tmux python3 procps socat dnsmasq-base iputils-ping util-linux qemu-system-x86 busybox-static kmod xz-utils valgrind"
 
 BENCH_PKGS="$TEST_PKGS netsniff-ng"
 
@@ -26,12 +26,12 @@ missing() {
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
 	# Not Debian: check the libraries through pkg-config and name what is needed.
-	if pkg-config --exists libmnl ncursesw libbpf libmaxminddb 2>/dev/null && command -v clang >/dev/null &&
+	if pkg-config --exists libmnl ncursesw libbpf libmaxminddb libcares 2>/dev/null && command -v clang >/dev/null &&
 		command -v bpftool >/dev/null; then
 		exit 0
 	fi
 	echo "flowtop needs: a C compiler, make, pkg-config, libmnl, ncursesw (wide-character" >&2
-	echo "ncurses), libbpf, libmaxminddb, clang (BPF target), bpftool and the Linux UAPI headers; the tests also need cmocka, conntrack-tools," >&2
+	echo "ncurses), libbpf, libmaxminddb, c-ares, clang (BPF target), bpftool and the Linux UAPI headers; the tests also need cmocka, conntrack-tools," >&2
 	echo "iproute2, iptables, nftables, tmux, python3, socat. Install them with your package manager." >&2
 	exit 1
 fi

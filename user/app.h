@@ -44,6 +44,7 @@ struct app {
 	char attr_name[32];		/* attribution backend in use */
 	char probes[128];		/* eBPF: the rung chosen per hook */
 	char netns_label[64];		/* "host" or the --netns argument */
+	char names_why[192];		/* why names asked for are not seen, or "" */
 	char warning[192];		/* latest warning for the status line */
 	bool acct_on;			/* nf_conntrack_acct is 1 now */
 	bool tstamp_on;

@@ -133,10 +133,10 @@ struct ebpf {
 };
 
 static struct ebpf ebpf_state;
-static char libbpf_last[256];
+char libbpf_last[256];
 
 /* libbpf's messages (verifier logs) would garble the screen: keep only the last line. */
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_WARN) {
 		vsnprintf(libbpf_last, sizeof(libbpf_last), fmt, ap);

@@ -2,6 +2,8 @@
 #ifndef FLOWTOP_ATTR_EBPF_H
 #define FLOWTOP_ATTR_EBPF_H
 
+#include <stdarg.h>
+#include <bpf/libbpf.h>
 #include <stdio.h>
 #include <linux/types.h>
 
@@ -54,6 +56,10 @@ struct attr_ebpf_stats {
 int attr_ebpf_probe(struct attr_probe *pr, enum attr_rung min_rung);
 void attr_ebpf_probe_print(FILE *out, const struct attr_probe *pr);
 /* Ring buffer size and the lowest rung allowed to be skipped to (tests force lower rungs). */
+/* A libbpf print function that keeps only the last warning line, in libbpf_last. */
+int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap);
+extern char libbpf_last[256];
+
 void attr_ebpf_configure(unsigned int ring_bytes, enum attr_rung min_rung);
 const struct attr_probe *attr_ebpf_probed(void);
 void attr_ebpf_stats(struct attr_ebpf_stats *out);

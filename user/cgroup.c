@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,18 +27,16 @@ static struct {
 	struct timespec last_scan;
 } cg;
 
-const char *cgroup_root(void)
+/* The first cgroup2 mount listed in a mountinfo file, with prefix before its path. */
+static bool find_cgroup2(const char *mountinfo, const char *prefix)
 {
 	char line[1024];
-	FILE *f;
+	bool found = false;
+	FILE *f = fopen(mountinfo, "r");
 
-	if (cg.root_state)
-		return cg.root_state > 0 ? cg.root : NULL;
-	cg.root_state = -1;
-	f = fopen("/proc/self/mountinfo", "r");
 	if (!f)
-		return NULL;
-	while (fgets(line, sizeof(line), f)) {
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
 		/* id parent maj:min root mountpoint opts... - fstype source superopts */
 		char mnt[256], fstype[64];
 		char *dash = strstr(line, " - ");
@@ -45,11 +45,34 @@ const char *cgroup_root(void)
 			continue;
 		if (sscanf(line, "%*s %*s %*s %*s %255s", mnt) != 1)
 			continue;
-		snprintf(cg.root, sizeof(cg.root), "%s", mnt);
-		cg.root_state = 1;
-		break;
+		snprintf(cg.root, sizeof(cg.root), "%s%s", prefix, mnt);
+		found = true;
 	}
 	fclose(f);
+	return found;
+}
+
+const char *cgroup_root(void)
+{
+	if (cg.root_state)
+		return cg.root_state > 0 ? cg.root : NULL;
+	cg.root_state = -1;
+	if (find_cgroup2("/proc/self/mountinfo", "")) {
+		cg.root_state = 1;
+	} else if (find_cgroup2("/proc/1/mountinfo", "")) {
+		/*
+		 * The machine has one but this mount namespace does not show it ("ip netns
+		 * exec" mounts a sysfs of its own without the cgroup mounts): mount it where
+		 * only flowtop sees it, in a mount namespace of its own that still receives
+		 * the machine's mounts (/run/netns) but sends none back.
+		 */
+		if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) == 0 &&
+		    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  NULL) == 0) {
+			snprintf(cg.root, sizeof(cg.root), "/sys/fs/cgroup");
+			cg.root_state = 1;
+		}
+	}
 	return cg.root_state > 0 ? cg.root : NULL;
 }
 

@@ -110,79 +110,165 @@ static int read_rr(const uint8_t *msg, size_t len, size_t *off, struct rr *r)
 	return 0;
 }
 
-int dns_parse_response(const uint8_t *msg, size_t len, dns_addr_cb cb, void *ctx)
-{
-	static struct rr rrs[MAX_RECORDS];
-	char qname[DNS_NAME_MAX], names[MAX_CNAMES + 1][DNS_NAME_MAX];
-	size_t off = HDR_LEN;
-	uint16_t flags, qd, an;
-	int nnames = 1, found = 0, nrr = 0;
+#define T_PTR 12
+#define T_SOA 6
 
+/* A parsed message: the question, its CNAME chain and the records of class IN. */
+struct msg {
+	char qname[DNS_NAME_MAX];
+	uint16_t qtype;
+	uint16_t rcode;
+	int nrr;
+	int nnames;
+	uint32_t neg_ttl;	/* SOA minimum of the authority section, 0 = none */
+	char names[MAX_CNAMES + 1][DNS_NAME_MAX];
+	struct rr rrs[MAX_RECORDS];
+};
+
+static bool owned_by_chain(const struct msg *m, const char *name)
+{
+	for (int k = 0; k < m->nnames; k++)
+		if (!strcmp(name, m->names[k]))
+			return true;
+	return false;
+}
+
+/*
+ * Header, question, answers and the CNAME chain. 1 for a response to one IN question
+ * (rcode set; answers cut short by truncation are kept), 0 for anything else, -EINVAL.
+ */
+static int parse_msg(const uint8_t *msg, size_t len, struct msg *m)
+{
+	size_t off = HDR_LEN;
+	uint16_t flags, qd, an, ns;
+	bool cut = false;
+
+	m->nrr = 0;
+	m->nnames = 1;
+	m->neg_ttl = 0;
 	if (len < HDR_LEN)
 		return -EINVAL;
 	flags = get16(msg + 2);
 	qd = get16(msg + 4);
 	an = get16(msg + 6);
-	/* a response (QR), standard query, no error, one question */
-	if (!(flags & 0x8000) || (flags >> 11 & 0xf) != 0 || (flags & 0xf) != 0 || qd != 1)
+	ns = get16(msg + 8);
+	/* a response (QR), standard query, one question */
+	if (!(flags & 0x8000) || (flags >> 11 & 0xf) != 0 || qd != 1)
 		return 0;
-	if (dns_read_name(msg, len, &off, qname, sizeof(qname)) < 0 || off + 4 > len)
+	m->rcode = flags & 0xf;
+	if (dns_read_name(msg, len, &off, m->qname, sizeof(m->qname)) < 0 || off + 4 > len)
 		return -EINVAL;
+	m->qtype = get16(msg + off);
 	if (get16(msg + off + 2) != C_IN)
 		return 0;
 	off += 4;
-	for (unsigned int i = 0; i < an && nrr < MAX_RECORDS; i++) {
-		if (read_rr(msg, len, &off, &rrs[nrr]) < 0)
-			return found ? found : -EINVAL;	/* truncated: keep what came */
-		if (rrs[nrr].cls == C_IN)
-			nrr++;
+	for (unsigned int i = 0; i < an && m->nrr < MAX_RECORDS; i++) {
+		if (read_rr(msg, len, &off, &m->rrs[m->nrr]) < 0) {
+			if (!m->nrr)
+				return -EINVAL;
+			cut = true;	/* truncated: keep what came */
+			break;
+		}
+		if (m->rrs[m->nrr].cls == C_IN)
+			m->nrr++;
+	}
+	/* a negative answer's lifetime: the SOA's minimum field (RFC 2308) */
+	for (unsigned int i = 0; !cut && i < ns && i < 8; i++) {
+		struct rr r;
+		size_t p;
+		char skip[DNS_NAME_MAX];
+
+		if (read_rr(msg, len, &off, &r) < 0)
+			break;
+		if (r.type != T_SOA)
+			continue;
+		p = r.rdata;
+		if (dns_read_name(msg, r.rdata + r.rdlen, &p, skip, sizeof(skip)) < 0 ||
+		    dns_read_name(msg, r.rdata + r.rdlen, &p, skip, sizeof(skip)) < 0 ||
+		    p + 20 > r.rdata + r.rdlen)
+			break;
+		m->neg_ttl = get32(msg + p + 16);
+		if (r.ttl < m->neg_ttl)
+			m->neg_ttl = r.ttl;
+		break;
 	}
 	/* the names that stand for the question: itself and its CNAME chain, in any order */
-	memcpy(names[0], qname, sizeof(qname));
+	memcpy(m->names[0], m->qname, sizeof(m->qname));
 	for (int pass = 0; pass < MAX_CNAMES; pass++) {
-		int before = nnames;
+		int before = m->nnames;
 
-		for (int i = 0; i < nrr && nnames <= MAX_CNAMES; i++) {
-			size_t p = rrs[i].rdata;
+		for (int i = 0; i < m->nrr && m->nnames <= MAX_CNAMES; i++) {
+			const struct rr *r = &m->rrs[i];
+			size_t p = r->rdata;
 			char target[DNS_NAME_MAX];
-			if (rrs[i].type != T_CNAME)
-				continue;
-			{
-				bool owned = false, known = false;
 
-				for (int k = 0; k < nnames; k++)
-					owned |= !strcmp(rrs[i].name, names[k]);
-				if (!owned || dns_read_name(msg, rrs[i].rdata + rrs[i].rdlen, &p, target,
-							    sizeof(target)) < 0)
-					continue;
-				for (int k = 0; k < nnames; k++)
-					known |= !strcmp(target, names[k]);
-				if (!known)
-					memcpy(names[nnames++], target, sizeof(target));
-			}
+			if (r->type != T_CNAME || !owned_by_chain(m, r->name) ||
+			    dns_read_name(msg, r->rdata + r->rdlen, &p, target, sizeof(target)) < 0 ||
+			    owned_by_chain(m, target))
+				continue;
+			memcpy(m->names[m->nnames++], target, sizeof(target));
 		}
-		if (nnames == before)
+		if (m->nnames == before)
 			break;
 	}
-	for (int i = 0; i < nrr; i++) {
-		struct dns_addr a;
-		bool owned = false;
+	return 1;
+}
 
-		if (!((rrs[i].type == T_A && rrs[i].rdlen == 4) ||
-		      (rrs[i].type == T_AAAA && rrs[i].rdlen == 16)))
+static struct msg scratch;	/* ~80 KiB: not on the stack */
+
+int dns_parse_response(const uint8_t *msg, size_t len, dns_addr_cb cb, void *ctx)
+{
+	struct msg *m = &scratch;
+	int found = 0, r = parse_msg(msg, len, m);
+
+	if (r <= 0)
+		return r;
+	if (m->rcode)
+		return 0;
+	for (int i = 0; i < m->nrr; i++) {
+		const struct rr *rr = &m->rrs[i];
+		struct dns_addr a;
+
+		if (!((rr->type == T_A && rr->rdlen == 4) || (rr->type == T_AAAA && rr->rdlen == 16)))
 			continue;
-		for (int k = 0; k < nnames; k++)
-			owned |= !strcmp(rrs[i].name, names[k]);
-		if (!owned)
+		if (!owned_by_chain(m, rr->name))
 			continue;
 		memset(&a, 0, sizeof(a));
-		a.qname = qname;
-		a.family = rrs[i].type == T_A ? AF_INET : AF_INET6;
-		memcpy(a.addr, msg + rrs[i].rdata, rrs[i].rdlen);
-		a.ttl = rrs[i].ttl;
+		a.qname = m->qname;
+		a.family = rr->type == T_A ? AF_INET : AF_INET6;
+		memcpy(a.addr, msg + rr->rdata, rr->rdlen);
+		a.ttl = rr->ttl;
 		if (cb)
 			cb(ctx, &a);
 		found++;
 	}
 	return found;
+}
+
+int dns_parse_ptr(const uint8_t *msg, size_t len, char *name, size_t namelen, uint32_t *ttl)
+{
+	struct msg *m = &scratch;
+	int r = parse_msg(msg, len, m);
+
+	*ttl = 0;
+	if (r < 0)
+		return r;
+	if (!r || m->qtype != T_PTR)
+		return -EINVAL;
+	if (m->rcode != 0 && m->rcode != 3)
+		return -EAGAIN;	/* SERVFAIL, REFUSED, ...: the server's trouble, not an answer */
+	for (int i = 0; !m->rcode && i < m->nrr; i++) {
+		const struct rr *rr = &m->rrs[i];
+		size_t p = rr->rdata;
+
+		/* RFC 2317 delegations answer through a CNAME: follow the chain */
+		if (rr->type != T_PTR || !owned_by_chain(m, rr->name))
+			continue;
+		if (dns_read_name(msg, rr->rdata + rr->rdlen, &p, name, namelen) < 0)
+			continue;
+		*ttl = rr->ttl;
+		return 1;
+	}
+	*ttl = m->neg_ttl;
+	return 0;
 }

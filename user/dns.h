@@ -29,6 +29,14 @@ typedef void (*dns_addr_cb)(void *ctx, const struct dns_addr *a);
 int dns_parse_response(const uint8_t *msg, size_t len, dns_addr_cb cb, void *ctx);
 
 /*
+ * Parse a response to a PTR question. 1: name (dns_read_name's form) and *ttl from the first
+ * PTR record of the question's name or its CNAME chain; 0: the name has no PTR (NXDOMAIN or
+ * no data), *ttl = the negative-caching time the server gave (SOA minimum) or 0; -EAGAIN: the
+ * server failed (SERVFAIL, REFUSED, ...); -EINVAL: malformed or not a PTR response.
+ */
+int dns_parse_ptr(const uint8_t *msg, size_t len, char *name, size_t namelen, uint32_t *ttl);
+
+/*
  * Read the (possibly compressed) name at *off into out as dotted text,
  * lower-cased, with every byte outside [a-z0-9-_] of a label shown as '?';
  * *off moves past the name in the message. 0 or -EINVAL.

@@ -26,6 +26,10 @@
 #include "container.h"
 #include "ctname.h"
 #include "geoip.h"
+#include "asked.h"
+#include "dnscap.h"
+#include "names.h"
+#include "rdns.h"
 #include "netns.h"
 #include "output.h"
 #include "services.h"
@@ -254,7 +258,8 @@ static int epoll_add(int ep, int fd, __u32 tag)
 }
 
 /* epoll tags: the kind in the low byte, the watch's slot above it */
-enum { TAG_EVENTS = 1, TAG_DUMP, TAG_TIMER, TAG_SIGNAL, TAG_STDIN, TAG_ATTR, TAG_STOP };
+enum { TAG_EVENTS = 1, TAG_DUMP, TAG_TIMER, TAG_SIGNAL, TAG_STDIN, TAG_ATTR, TAG_STOP, TAG_RDNS,
+       TAG_DNSCAP };
 #define TAG_OF(kind, slot) ((__u32)(kind) | (__u32)(slot) << 8)
 
 /*
@@ -579,6 +584,10 @@ static int run_loop(struct app *a)
 		epoll_add(ep, STDIN_FILENO, TAG_STDIN);
 	if (a->model.attr && a->model.attr->fd && a->model.attr->fd(a->model.attr) >= 0)
 		epoll_add(ep, a->model.attr->fd(a->model.attr), TAG_ATTR);
+	if (rdns_fd() >= 0)
+		epoll_add(ep, rdns_fd(), TAG_RDNS);
+	if (dnscap_fd() >= 0)
+		epoll_add(ep, dnscap_fd(), TAG_DNSCAP);
 	if (a->opts.duration_ms > 0) {
 		stopfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 		if (stopfd >= 0) {
@@ -633,6 +642,8 @@ static int run_loop(struct app *a)
 
 				if (!w->used)
 					break;
+				/* answers first: a flow's name is the one asked before it began */
+				dnscap_poll();
 				r = ct_events_read(w->ct, EV_BUDGET);
 				if (r < 0 && r != -EAGAIN)
 					snprintf(a->warning, sizeof(a->warning),
@@ -738,7 +749,14 @@ static int run_loop(struct app *a)
 				}
 				break;
 			case TAG_ATTR:
+				dnscap_poll();
 				a->model.attr->on_readable(a->model.attr);
+				break;
+			case TAG_RDNS:
+				rdns_process();
+				break;
+			case TAG_DNSCAP:
+				dnscap_poll();
 				break;
 			case TAG_STOP:
 				a->quit = true;
@@ -890,6 +908,42 @@ static int choose_backend(struct app *a)
 	return 0;
 }
 
+/*
+ * Names: the ones applications ask for (a BPF program reads the DNS answers they get; with
+ * the eBPF mode only: --mode=conntrack loads no BPF) and reverse DNS. -n: neither.
+ */
+static void setup_names(struct app *a)
+{
+	char why[192] = "", rc[PATH_MAX];
+	struct rdns_conf conf = { 0 };
+
+	a->names_why[0] = 0;
+	if (a->opts.no_dns) {
+		snprintf(a->names_why, sizeof(a->names_why), "off (-n)");
+		names_enable(false, false);
+		return;
+	}
+	if (!strcmp(a->mode, "ebpf")) {
+		if (dnscap_open(why, sizeof(why)) < 0)
+			snprintf(a->names_why, sizeof(a->names_why), "DNS answers not seen: %s", why);
+	} else {
+		snprintf(a->names_why, sizeof(a->names_why), "DNS answers need the eBPF mode");
+	}
+	/* --netns NAME: resolve as "ip netns exec NAME" would, with its own resolv.conf */
+	if (a->opts.netns && !strchr(a->opts.netns, '/')) {
+		snprintf(rc, sizeof(rc), "/etc/netns/%s/resolv.conf", a->opts.netns);
+		if (access(rc, R_OK) == 0)
+			conf.resolv_conf = rc;
+	}
+	if (rdns_init(&conf, why, sizeof(why)) < 0) {
+		snprintf(a->warning, sizeof(a->warning), "no reverse DNS: %s", why);
+		if (a->opts.out != OUT_UI)
+			fprintf(stderr, "flowtop: warning: %s\n", a->warning);
+	}
+	names_enable(dnscap_on(), rdns_enabled());
+	model_name_match = names_match;
+}
+
 int main(int argc, char **argv)
 {
 	char err[256] = "", nspath[PATH_MAX] = "", local_conf[PATH_MAX];
@@ -1001,6 +1055,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	setup_names(&app);
+
 	/* Only the event stream reports updates; the views refresh states by dumps. */
 	app.watch[0].a = &app;
 	app.watch[0].inode = netns_inode();
@@ -1049,6 +1105,9 @@ out:
 	if (app.self_ns_fd >= 0)
 		close(app.self_ns_fd);
 	model_fini(&app.model);
+	rdns_close();
+	dnscap_close();
+	asked_reset();
 	services_free();
 	geoip_close();
 	cgroup_free();

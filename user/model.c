@@ -173,7 +173,9 @@ static struct flow *add_flow(struct model *m, __u32 netns, bool first,
 	tmpl.id = msg->f.id;
 	tmpl.netns = netns;
 	tmpl.owner.uid = (__u32)-1;
-	tmpl.seen_ns = m->now_ns;
+	/* the moment it was seen, not the dump's start: the names asked for just before the
+	 * flow began are told apart from later ones by it */
+	tmpl.seen_ns = first && msg->type == CT_MSG_DUMP ? m->now_ns : model_clock();
 	tmpl.gen = m->gen;
 	if (first && msg->type == CT_MSG_DUMP)
 		tmpl.flags |= FLOW_F_PREEXIST;
@@ -501,6 +503,8 @@ static unsigned int show_bit(__u8 proto)
 	}
 }
 
+bool (*model_name_match)(const struct flow *f, const char *flt);
+
 static bool text_match(const struct flow *f, const char *flt)
 {
 	char buf[FMT_ADDR_LEN + 8];
@@ -509,6 +513,8 @@ static bool text_match(const struct flow *f, const char *flt)
 	if (!strncmp(flt, "pid:", 4))	/* pid:0 = the unattributed flows */
 		return (unsigned long)f->owner.pid == strtoul(flt + 4, NULL, 10);
 	if (f->owner.comm[0] && strcasestr(f->owner.comm, flt))
+		return true;
+	if (model_name_match && model_name_match(f, flt))
 		return true;
 	/* Addresses hold only hex digits, '.' and ':': other text cannot match one. */
 	if (flt[strspn(flt, "0123456789abcdefABCDEF.:")])

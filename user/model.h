@@ -82,6 +82,10 @@ struct proto_agg {
 	__u64 bytes;
 };
 
+/* The "/" filter also matches the names of a flow's ends when this is set (names known
+ * already; matching asks for none). */
+extern bool (*model_name_match)(const struct flow *f, const char *flt);
+
 /* Lifecycle event sink (used by --json --events). */
 typedef void (*model_event_cb)(void *ctx, const char *type, const struct flow *f);
 

@@ -13,6 +13,9 @@
 #include "container.h"
 #include "dest.h"
 #include "geoip.h"
+#include "dnscap.h"
+#include "names.h"
+#include "rdns.h"
 #include "fmt.h"
 #include "output.h"
 #include "services.h"
@@ -146,6 +149,19 @@ static void json_geo(FILE *out, const char *key, __u8 family, const __u8 *addr)
 	fputc('}', out);
 }
 
+/* "KEY":"name","KEY_from":"dns"|"ptr" (nulls when there is none); names are plain ASCII. */
+static void json_name(FILE *out, const char *key, const struct flow *f, const __u8 *addr)
+{
+	enum name_from from;
+	const char *n = names_for(f->orig.family, addr, f->seen_ns, &from);
+
+	json_key_str(out, key, n);
+	if (n)
+		fprintf(out, ",\"%s_from\":\"%s\"", key, name_from_str(from));
+	else
+		fprintf(out, ",\"%s_from\":null", key);
+}
+
 void json_flow(FILE *out, const struct app *a, const char *type, const struct flow *f)
 {
 	const char *st = state_name(f->orig.proto, f->state);
@@ -231,7 +247,8 @@ void json_flow(FILE *out, const struct app *a, const char *type, const struct fl
 	case FLOW_ATTR_PROC: fputs(",\"attr\":\"proc\"", out); break;
 	default: fputs(",\"attr\":null", out); break;
 	}
-	fputs(",\"src_name\":null,\"dst_name\":null", out);
+	json_name(out, "src_name", f, f->orig.src);
+	json_name(out, "dst_name", f, f->orig.dst);
 	json_geo(out, "src_geo", f->orig.family, f->orig.src);
 	json_geo(out, "dst_geo", f->orig.family, f->orig.dst);
 	svc = flow_service(f, &port);
@@ -313,6 +330,22 @@ void json_summary(FILE *out, const struct app *a)
 		/* root with every capability: "all"; else the ones flowtop knows of */
 		json_key_str(out, "caps", eff == ~UINT64_C(0) || eff >= (UINT64_C(1) << 40) - 1 ?
 				 "all" : caps_names(eff, caps, sizeof(caps)));
+	}
+	{
+		struct rdns_stats rs;
+		unsigned long long answers, lost;
+
+		rdns_get_stats(&rs);
+		dnscap_stats(&answers, &lost);
+		fprintf(out, ",\"names\":{\"asked\":%s", names_asked_on() ? "true" : "false");
+		json_key_str(out, "asked_why", a->names_why[0] ? a->names_why : NULL);
+		fprintf(out,
+			",\"ptr\":%s,\"answers\":%llu,\"lost\":%llu,\"ptr_queries\":%llu,"
+			"\"ptr_answered\":%llu,\"ptr_none\":%llu,\"ptr_failed\":%llu,"
+			"\"ptr_dropped\":%llu,\"ptr_inflight\":%u,\"ptr_queued\":%u,"
+			"\"ptr_cached\":%u}",
+			names_ptr_on() ? "true" : "false", answers, lost, rs.queries, rs.answered,
+			rs.none, rs.failed, rs.dropped, rs.inflight, rs.queued, rs.cached);
 	}
 	json_key_str(out, "warning", a->warning[0] ? a->warning : NULL);
 	fputs("}\n", out);
@@ -412,14 +445,17 @@ void batch_snapshot(FILE *out, const struct app *a, unsigned long iteration)
 		fprintf(out, "no flows: connection tracking does not seem to be active in this "
 			     "network namespace (activate it, e.g. iptables -I OUTPUT -m conntrack "
 			     "--ctstate NEW -j ACCEPT)\n");
-	fprintf(out, "\n%-7s %-15s %-7s %-11s %7s %-39s %-39s %9s %9s %10s %10s\n", "PID", "PROG",
-		"PROTO", "STATE", "AGE", "SOURCE", "DESTINATION", "SENT", "RECV", "TX", "RX");
+	fprintf(out, "\n%-7s %-15s %-7s %-11s %7s %-39s %-39s %9s %9s %10s %10s  %s\n", "PID",
+		"PROG", "PROTO", "STATE", "AGE", "SOURCE", "DESTINATION", "SENT", "RECV", "TX", "RX",
+		"NAME");
 	for (size_t i = 0; i < m->nrows; i++) {
 		const struct flow *f = m->rows[i];
 		const char *st = state_name(f->orig.proto, f->state);
 		char sp[64], dp[64];
 		__u16 port;
 		const char *svc = flow_service(f, &port);
+		const char *name;
+		enum name_from from;
 		bool exact;
 
 		fmt_sanitize(comm, sizeof(comm), f->owner.comm, sizeof(f->owner.comm));
@@ -461,9 +497,12 @@ void batch_snapshot(FILE *out, const struct app *a, unsigned long iteration)
 			fprintf(out, "%-7u ", f->owner.pid);
 		else
 			fprintf(out, "%-7s ", "-");
-		fprintf(out, "%-15.15s %-3s%c    %-11.11s %6s%c %-39s %-39s %9s %9s %10s %10s%s\n",
+		/* the destination's name: as asked for, or ~PTR */
+		name = names_for(f->orig.family, f->orig.dst, f->seen_ns, &from);
+		fprintf(out, "%-15.15s %-3s%c    %-11.11s %6s%c %-39s %-39s %9s %9s %10s %10s  %s%s%s\n",
 			f->owner.pid ? comm : "-", pr, f->orig.family == AF_INET6 ? '6' : ' ',
 			st ? st : "-", age, exact ? ' ' : '~', sp, dp, b1, b2, r1, r2,
+			from == NAME_PTR ? "~" : "", name ? name : "-",
 			(f->flags & FLOW_F_GONE) ? " closed" : "");
 	}
 	fputc('\n', out);

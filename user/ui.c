@@ -21,6 +21,7 @@
 
 #include "dest.h"
 #include "geoip.h"
+#include "names.h"
 #include "fmt.h"
 #include "services.h"
 #include "ui.h"
@@ -87,6 +88,7 @@ static struct {
 	char pbuf[sizeof(((struct view_opts *)0)->filter)];
 	size_t plen;
 	bool active_only;
+	bool numeric;		/* 'n': addresses, not names */
 	int hoff;
 	bool more;		/* the table goes on to the right of the screen */
 	size_t cur[TAB_N], top[TAB_N];
@@ -723,13 +725,21 @@ static void addr_text(char *dst, size_t len, const struct flow *f, bool src)
 	const struct flow_tuple *o = &f->orig, *r = &f->reply;
 	const __u8 *before = src ? o->src : o->dst, *after = src ? r->dst : r->src;
 	__u16 pb = src ? o->sport : o->dport, pa = src ? r->dport : r->sport;
-	char x[FMT_ADDR_LEN], y[FMT_ADDR_LEN];
+	char x[FMT_ADDR_LEN + 256], y[FMT_ADDR_LEN];
 	/* the model copies orig into reply until a reply tuple arrives */
 	bool known = !flow_tuple_equal(o, r);
 	bool addr_nat = known && !addr_eq(o->family, before, after);
 	bool port_nat = known && proto_has_ports(o->proto) && pb != pa;
 
 	fmt_addr(x, sizeof(x), o->family, before);
+	if (!ui.numeric) {
+		/* the name asked for as it is; a PTR name marked: the address's own claim */
+		enum name_from from;
+		const char *n = names_for(o->family, before, f->seen_ns, &from);
+
+		if (n)
+			snprintf(x, sizeof(x), "%s%s", from == NAME_PTR ? "~" : "", n);
+	}
 	if (!addr_nat && !port_nat) {
 		/* One line per flow: still say that the hidden source side was translated. */
 		bool snat = !src && known && (!addr_eq(o->family, o->src, r->dst) ||
@@ -1513,6 +1523,7 @@ static const char *const help_lines[][2] = {
 	{ "x", "hide closed flows" },
 	{ "s", "source rows on / off" },
 	{ "b", "rates in bits / bytes" },
+	{ "n", "names / addresses" },
 	{ "T U D I S", "TCP UDP DCCP ICMP SCTP" },
 	{ "4 6", "IPv4 / IPv6 on / off" },
 	{ "Space", "pause / resume display" },
@@ -1525,6 +1536,8 @@ static const char *const help_lines[][2] = {
 	{ "x dim", "closed, leaving soon" },
 	{ "a=>b", "NAT: a became b" },
 	{ "addr*", "source NATed (see s)" },
+	{ "name", "the name the program asked for" },
+	{ "~name", "reverse DNS name (PTR)" },
 	{ "from", "source row (s)" },
 	{ "~12s", "age without timestamps" },
 	{ "-", "no counters (acct off)" },
@@ -1780,6 +1793,9 @@ static bool handle_key(struct app *a, int k)
 		break;
 	case 'b':
 		a->opts.bits = !a->opts.bits;
+		break;
+	case 'n':
+		ui.numeric = !ui.numeric;
 		break;
 	case 's':
 		a->opts.show_src = !a->opts.show_src;

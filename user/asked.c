@@ -1,0 +1,315 @@
+/* asked.c - the names applications asked for: addresses learned from the DNS answers they got. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "asked.h"
+#include "dns.h"
+
+#define NBUCKETS (ASKED_CAP * 2)
+#define TCP_MSG_MAX (65535 + 2)
+
+struct slot {
+	char *name;
+	__u64 ts_ns;		/* when the answer came */
+	__u64 until_ns;		/* after this it explains no new flow */
+};
+
+struct entry {
+	__u8 addr[16];
+	__u8 family;
+	bool used;
+	__u32 next;		/* bucket chain: index + 1, 0 = end */
+	struct slot s[ASKED_SLOTS];
+};
+
+struct stream {
+	struct asked_conn c;
+	bool used;
+	__u32 next_seq;
+	__u64 last_ns;
+	uint8_t *buf;
+	size_t have;
+	size_t cap;
+};
+
+static struct entry *tab;
+static __u32 *buckets;
+static __u32 hand;		/* next entry to (re)use: first in, first out */
+static unsigned long nused;
+static unsigned long long nmsgs, nbad;
+static struct stream streams[ASKED_STREAMS];
+
+static bool ready(void)
+{
+	if (tab)
+		return true;
+	tab = calloc(ASKED_CAP, sizeof(*tab));
+	buckets = calloc(NBUCKETS, sizeof(*buckets));
+	if (!tab || !buckets) {
+		free(tab);
+		free(buckets);
+		tab = NULL;
+		buckets = NULL;
+		return false;
+	}
+	return true;
+}
+
+static __u32 hash_addr(__u8 family, const __u8 *addr)
+{
+	__u32 h = 2166136261u ^ family;
+	size_t n = family == AF_INET ? 4 : 16;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return h % NBUCKETS;
+}
+
+static bool same(const struct entry *e, __u8 family, const __u8 *addr)
+{
+	return e->family == family && !memcmp(e->addr, addr, family == AF_INET ? 4 : 16);
+}
+
+static struct entry *find(__u8 family, const __u8 *addr)
+{
+	for (__u32 i = buckets[hash_addr(family, addr)]; i; i = tab[i - 1].next)
+		if (same(&tab[i - 1], family, addr))
+			return &tab[i - 1];
+	return NULL;
+}
+
+static void drop(struct entry *e)
+{
+	__u32 *p = &buckets[hash_addr(e->family, e->addr)];
+	__u32 idx = (__u32)(e - tab) + 1;
+
+	while (*p && *p != idx)
+		p = &tab[*p - 1].next;
+	if (*p)
+		*p = e->next;
+	for (int i = 0; i < ASKED_SLOTS; i++)
+		free(e->s[i].name);
+	memset(e, 0, sizeof(*e));
+	nused--;
+}
+
+static struct entry *get(__u8 family, const __u8 *addr)
+{
+	struct entry *e = find(family, addr);
+	__u32 h;
+
+	if (e)
+		return e;
+	e = &tab[hand];
+	hand = (hand + 1) % ASKED_CAP;
+	if (e->used)
+		drop(e);
+	e->used = true;
+	e->family = family;
+	memcpy(e->addr, addr, family == AF_INET ? 4 : 16);
+	h = hash_addr(family, addr);
+	e->next = buckets[h];
+	buckets[h] = (__u32)(e - tab) + 1;
+	nused++;
+	return e;
+}
+
+struct feed_ctx {
+	__u64 ts_ns;
+};
+
+static void learn(void *ctx, const struct dns_addr *a)
+{
+	const struct feed_ctx *fc = ctx;
+	struct entry *e;
+	struct slot *s = NULL;
+
+	if (a->family != AF_INET && a->family != AF_INET6)
+		return;
+	e = get(a->family, a->addr);
+	/* the same name again moves forward; else the oldest slot is replaced */
+	for (int i = 0; i < ASKED_SLOTS && !s; i++)
+		if (e->s[i].name && !strcmp(e->s[i].name, a->qname))
+			s = &e->s[i];
+	for (int i = 0; i < ASKED_SLOTS && !s; i++)
+		if (!e->s[i].name)
+			s = &e->s[i];
+	if (!s) {
+		s = &e->s[0];
+		for (int i = 1; i < ASKED_SLOTS; i++)
+			if (e->s[i].ts_ns < s->ts_ns)
+				s = &e->s[i];
+	}
+	if (!s->name || strcmp(s->name, a->qname)) {
+		char *n = strdup(a->qname);
+
+		if (!n)
+			return;
+		free(s->name);
+		s->name = n;
+	}
+	s->ts_ns = fc->ts_ns;
+	s->until_ns = fc->ts_ns + ((__u64)a->ttl + ASKED_GRACE_S) * 1000000000ULL;
+}
+
+int asked_feed(const uint8_t *msg, size_t len, __u64 ts_ns)
+{
+	struct feed_ctx fc = { .ts_ns = ts_ns };
+	int r;
+
+	if (!ready())
+		return -ENOMEM;
+	nmsgs++;
+	r = dns_parse_response(msg, len, learn, &fc);
+	if (r < 0)
+		nbad++;
+	return r;
+}
+
+const char *asked_name(__u8 family, const __u8 *addr, __u64 seen_ns)
+{
+	const struct entry *e;
+	const struct slot *best = NULL;
+
+	if (!tab || (family != AF_INET && family != AF_INET6))
+		return NULL;
+	e = find(family, addr);
+	if (!e)
+		return NULL;
+	for (int i = 0; i < ASKED_SLOTS; i++) {
+		const struct slot *s = &e->s[i];
+
+		if (!s->name || s->ts_ns > seen_ns || seen_ns > s->until_ns)
+			continue;
+		if (!best || s->ts_ns > best->ts_ns)
+			best = s;
+	}
+	return best ? best->name : NULL;
+}
+
+/* ---- DNS over TCP ---- */
+
+static bool conn_eq(const struct asked_conn *a, const struct asked_conn *b)
+{
+	return a->family == b->family && a->sport == b->sport && a->dport == b->dport &&
+	       !memcmp(a->saddr, b->saddr, 16) && !memcmp(a->daddr, b->daddr, 16);
+}
+
+static void stream_end(struct stream *s)
+{
+	free(s->buf);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Feed every complete message; a partial one stays for the next segment. */
+static void stream_parse(struct stream *s, bool cut)
+{
+	size_t off = 0;
+
+	while (s->have - off >= 2) {
+		size_t mlen = (size_t)s->buf[off] << 8 | s->buf[off + 1];
+
+		if (s->have - off - 2 < mlen) {
+			if (cut && s->have - off > 2)
+				asked_feed(s->buf + off + 2, s->have - off - 2, s->last_ns);
+			break;
+		}
+		asked_feed(s->buf + off + 2, mlen, s->last_ns);
+		off += 2 + mlen;
+	}
+	memmove(s->buf, s->buf + off, s->have - off);
+	s->have -= off;
+}
+
+void asked_tcp(const struct asked_conn *c, __u32 seq, const uint8_t *data, size_t len,
+	       size_t caplen, __u64 ts_ns)
+{
+	struct stream *s = NULL, *oldest = &streams[0];
+
+	if (!caplen || caplen > len)
+		return;
+	for (int i = 0; i < ASKED_STREAMS && !s; i++) {
+		if (streams[i].used && conn_eq(&streams[i].c, c))
+			s = &streams[i];
+		else if (!streams[i].used || (oldest->used && streams[i].last_ns < oldest->last_ns))
+			oldest = &streams[i];
+	}
+	if (s && seq != s->next_seq) {
+		if ((__s32)(seq - s->next_seq) < 0)
+			return;		/* a retransmission of what was read */
+		stream_end(s);		/* a gap: what is missing will not come */
+		s = NULL;
+	}
+	if (!s) {
+		/* the first segment seen of a connection starts a message */
+		s = oldest;
+		if (s->used)
+			stream_end(s);
+		s->used = true;
+		s->c = *c;
+	}
+	if (s->have + caplen > s->cap) {
+		size_t want = s->have + caplen;
+		uint8_t *nb;
+
+		if (want > TCP_MSG_MAX) {
+			stream_end(s);	/* longer than any one message: not DNS as we know it */
+			return;
+		}
+		want = want < 4096 ? 4096 : want * 2 > TCP_MSG_MAX ? TCP_MSG_MAX : want * 2;
+		nb = realloc(s->buf, want);
+		if (!nb) {
+			stream_end(s);
+			return;
+		}
+		s->buf = nb;
+		s->cap = want;
+	}
+	memcpy(s->buf + s->have, data, caplen);
+	s->have += caplen;
+	s->next_seq = seq + (__u32)len;
+	s->last_ns = ts_ns;
+	if (!ready())
+		return;
+	stream_parse(s, caplen < len);
+	if (caplen < len)
+		stream_end(s);	/* the rest of the segment was not copied */
+	else if (!s->have) {
+		/* between messages: keep the position, not the memory */
+		free(s->buf);
+		s->buf = NULL;
+		s->cap = 0;
+	}
+}
+
+void asked_stats(unsigned long *addrs, unsigned long long *msgs, unsigned long long *bad)
+{
+	if (addrs)
+		*addrs = nused;
+	if (msgs)
+		*msgs = nmsgs;
+	if (bad)
+		*bad = nbad;
+}
+
+void asked_reset(void)
+{
+	for (int i = 0; i < ASKED_STREAMS; i++)
+		if (streams[i].used)
+			stream_end(&streams[i]);
+	if (tab)
+		for (__u32 i = 0; i < ASKED_CAP; i++)
+			if (tab[i].used)
+				drop(&tab[i]);
+	free(tab);
+	free(buckets);
+	tab = NULL;
+	buckets = NULL;
+	hand = 0;
+	nused = 0;
+	nmsgs = 0;
+	nbad = 0;
+}

@@ -1,0 +1,34 @@
+/* names.h - the name shown for an address: the one the application asked for, else its PTR. */
+#ifndef FLOWTOP_NAMES_H
+#define FLOWTOP_NAMES_H
+
+#include <stdbool.h>
+#include <linux/types.h>
+
+#include "flow.h"
+
+enum name_from {
+	NAME_NONE = 0,
+	NAME_ASKED,	/* a DNS answer an application got before the flow began */
+	NAME_PTR,	/* reverse DNS */
+};
+
+/* Which sources are on (main sets them; both off with -n). */
+void names_enable(bool asked, bool ptr);
+bool names_asked_on(void);
+bool names_ptr_on(void);
+
+/*
+ * The name of addr for a flow first seen at seen_ns (CLOCK_MONOTONIC), or NULL (*from =
+ * NAME_NONE). A PTR lookup is started when no asked name explains it. Names are ASCII,
+ * safe for terminals and JSON; valid until the next names/rdns/asked call.
+ */
+const char *names_for(__u8 family, const __u8 *addr, __u64 seen_ns, enum name_from *from);
+
+/* Whether either end of f has a name known now that contains flt (any case); asks nothing. */
+bool names_match(const struct flow *f, const char *flt);
+
+/* "dns", "ptr" or NULL. */
+const char *name_from_str(enum name_from f);
+
+#endif
