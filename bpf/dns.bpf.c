@@ -50,66 +50,86 @@ struct l4 {
 SEC("cgroup_skb/ingress")
 int dns_answer(struct __sk_buff *skb)
 {
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
 	struct dns_event *ev;
 	struct l4 h = {};
 	__u32 l3len, plen, off, n;
 	__u8 proto, family;
 	__u8 saddr[16] = {}, daddr[16] = {};
 
+	/*
+	 * Every packet to every local socket passes here: the headers are read in place
+	 * (they are in the linear part by now), and anything not from port 53 leaves
+	 * after a few loads.
+	 */
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data;
+
+		if ((void *)(ip + 1) > end)
+			return 1;
+		/* local delivery comes after defragmentation; a fragment here is odd: skip */
+		if (ip->frag_off & bpf_htons(0x3fff))
+			return 1;
+		proto = ip->protocol;
+		l3len = (__u32)(ip->ihl & 0xf) * 4;
+		plen = bpf_ntohs(ip->tot_len);
+		if (l3len < sizeof(*ip) || plen < l3len)
+			return 1;
+		plen -= l3len;
+		family = AF_INET;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data;
+
+		if ((void *)(ip6 + 1) > end)
+			return 1;
+		/* extension headers are not followed: answers do not carry them */
+		proto = ip6->nexthdr;
+		l3len = sizeof(*ip6);
+		plen = bpf_ntohs(ip6->payload_len);
+		family = AF_INET6;
+	} else {
+		return 1;
+	}
+	if (proto != IPPROTO_UDP && proto != IPPROTO_TCP)
+		return 1;
+	{
+		__u16 *ports = data + (l3len & 0x3f);
+
+		if ((void *)(ports + 2) > end || ports[0] != bpf_htons(DNS_PORT))
+			return 1;
+	}
+	/* a DNS packet: now the careful reads */
+	if (family == AF_INET) {
 		struct iphdr ip;
 
 		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)) < 0)
 			return 1;
-		/* local delivery comes after defragmentation; a fragment here is odd: skip */
-		if (ip.frag_off & bpf_htons(0x3fff))
-			return 1;
-		proto = ip.protocol;
-		l3len = (__u32)(ip.ihl & 0xf) * 4;
-		plen = bpf_ntohs(ip.tot_len);
-		if (l3len < sizeof(ip) || plen < l3len)
-			return 1;
-		plen -= l3len;
-		family = AF_INET;
 		__builtin_memcpy(saddr, &ip.saddr, 4);
 		__builtin_memcpy(daddr, &ip.daddr, 4);
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+	} else {
 		struct ipv6hdr ip6;
 
 		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)) < 0)
 			return 1;
-		/* extension headers are not followed: answers do not carry them */
-		proto = ip6.nexthdr;
-		l3len = sizeof(ip6);
-		plen = bpf_ntohs(ip6.payload_len);
-		family = AF_INET6;
 		__builtin_memcpy(saddr, &ip6.saddr, 16);
 		__builtin_memcpy(daddr, &ip6.daddr, 16);
-	} else {
-		return 1;
 	}
 	if (proto == IPPROTO_UDP) {
-		if (bpf_skb_load_bytes(skb, l3len, &h, 4) < 0)
-			return 1;
-		if (h.sport != bpf_htons(DNS_PORT) || plen < 8)
+		if (bpf_skb_load_bytes(skb, l3len, &h, 4) < 0 || plen < 8)
 			return 1;
 		off = l3len + 8;
 		plen -= 8;
-	} else if (proto == IPPROTO_TCP) {
+	} else {
 		__u8 tcp[13];
 
 		if (bpf_skb_load_bytes(skb, l3len, tcp, sizeof(tcp)) < 0)
 			return 1;
 		__builtin_memcpy(&h, tcp, 8);
-		if (h.sport != bpf_htons(DNS_PORT))
-			return 1;
 		n = (__u32)(tcp[12] >> 4) * 4;
 		if (n < 20 || plen < n)
 			return 1;
 		off = l3len + n;
 		plen -= n;
-	} else {
-		return 1;
 	}
 	if (!plen)
 		return 1;	/* handshake and ACKs */

@@ -13,7 +13,8 @@
 
 struct slot {
 	char *name;
-	__u64 ts_ns;		/* when the answer came */
+	__u64 first_ns;		/* the first answer that gave this name */
+	__u64 last_ns;		/* the latest one */
 	__u64 until_ns;		/* after this it explains no new flow */
 };
 
@@ -29,6 +30,7 @@ struct stream {
 	struct asked_conn c;
 	bool used;
 	__u32 next_seq;
+	__u32 skip;		/* bytes of a message cut short in the kernel still to pass */
 	__u64 last_ns;
 	uint8_t *buf;
 	size_t have;
@@ -130,20 +132,30 @@ static void learn(void *ctx, const struct dns_addr *a)
 	if (a->family != AF_INET && a->family != AF_INET6)
 		return;
 	e = get(a->family, a->addr);
-	/* the same name again moves forward; else the oldest slot is replaced */
+	/* the same name again: the same slot, which now lasts longer (flows that began
+	 * between the answers keep it); else a free slot or the one answered longest ago */
 	for (int i = 0; i < ASKED_SLOTS && !s; i++)
 		if (e->s[i].name && !strcmp(e->s[i].name, a->qname))
 			s = &e->s[i];
+	if (s) {
+		__u64 until = fc->ts_ns + ((__u64)a->ttl + ASKED_GRACE_S) * 1000000000ULL;
+
+		if (fc->ts_ns > s->last_ns)
+			s->last_ns = fc->ts_ns;
+		if (until > s->until_ns)
+			s->until_ns = until;
+		return;
+	}
 	for (int i = 0; i < ASKED_SLOTS && !s; i++)
 		if (!e->s[i].name)
 			s = &e->s[i];
 	if (!s) {
 		s = &e->s[0];
 		for (int i = 1; i < ASKED_SLOTS; i++)
-			if (e->s[i].ts_ns < s->ts_ns)
+			if (e->s[i].last_ns < s->last_ns)
 				s = &e->s[i];
 	}
-	if (!s->name || strcmp(s->name, a->qname)) {
+	{
 		char *n = strdup(a->qname);
 
 		if (!n)
@@ -151,7 +163,7 @@ static void learn(void *ctx, const struct dns_addr *a)
 		free(s->name);
 		s->name = n;
 	}
-	s->ts_ns = fc->ts_ns;
+	s->first_ns = s->last_ns = fc->ts_ns;
 	s->until_ns = fc->ts_ns + ((__u64)a->ttl + ASKED_GRACE_S) * 1000000000ULL;
 }
 
@@ -179,13 +191,21 @@ const char *asked_name(__u8 family, const __u8 *addr, __u64 seen_ns)
 	e = find(family, addr);
 	if (!e)
 		return NULL;
+	__u64 best_at = 0;
+
 	for (int i = 0; i < ASKED_SLOTS; i++) {
 		const struct slot *s = &e->s[i];
+		__u64 at;
 
-		if (!s->name || s->ts_ns > seen_ns || seen_ns > s->until_ns)
+		if (!s->name || s->first_ns > seen_ns || seen_ns > s->until_ns)
 			continue;
-		if (!best || s->ts_ns > best->ts_ns)
+		/* the latest answer before the flow: the last one, or (when the name was
+		 * given again after the flow began) at least the first */
+		at = s->last_ns <= seen_ns ? s->last_ns : s->first_ns;
+		if (!best || at > best_at) {
 			best = s;
+			best_at = at;
+		}
 	}
 	return best ? best->name : NULL;
 }
@@ -205,18 +225,15 @@ static void stream_end(struct stream *s)
 }
 
 /* Feed every complete message; a partial one stays for the next segment. */
-static void stream_parse(struct stream *s, bool cut)
+static void stream_parse(struct stream *s)
 {
 	size_t off = 0;
 
 	while (s->have - off >= 2) {
 		size_t mlen = (size_t)s->buf[off] << 8 | s->buf[off + 1];
 
-		if (s->have - off - 2 < mlen) {
-			if (cut && s->have - off > 2)
-				asked_feed(s->buf + off + 2, s->have - off - 2, s->last_ns);
+		if (s->have - off - 2 < mlen)
 			break;
-		}
 		asked_feed(s->buf + off + 2, mlen, s->last_ns);
 		off += 2 + mlen;
 	}
@@ -224,32 +241,98 @@ static void stream_parse(struct stream *s, bool cut)
 	s->have -= off;
 }
 
+/*
+ * Could data be the start of a DNS response: a length prefix of a header at least, then
+ * (as far as it was copied) the QR bit and one question? Servers may send the prefix alone.
+ */
+static bool message_start(const uint8_t *data, size_t caplen)
+{
+	if (caplen >= 2 && ((size_t)data[0] << 8 | data[1]) < 12)
+		return false;
+	if (caplen > 4 && !(data[4] & 0x80))
+		return false;
+	if (caplen > 7 && (data[6] != 0 || data[7] != 1))
+		return false;
+	return true;
+}
+
 void asked_tcp(const struct asked_conn *c, __u32 seq, const uint8_t *data, size_t len,
 	       size_t caplen, __u64 ts_ns)
 {
-	struct stream *s = NULL, *oldest = &streams[0];
+	struct stream *s = NULL, *victim = NULL;
 
-	if (!caplen || caplen > len)
+	if (!caplen || caplen > len || !ready())
 		return;
-	for (int i = 0; i < ASKED_STREAMS && !s; i++) {
-		if (streams[i].used && conn_eq(&streams[i].c, c))
+	for (int i = 0; i < ASKED_STREAMS; i++) {
+		if (streams[i].used && conn_eq(&streams[i].c, c)) {
 			s = &streams[i];
-		else if (!streams[i].used || (oldest->used && streams[i].last_ns < oldest->last_ns))
-			oldest = &streams[i];
+			break;
+		}
 	}
 	if (s && seq != s->next_seq) {
-		if ((__s32)(seq - s->next_seq) < 0)
-			return;		/* a retransmission of what was read */
-		stream_end(s);		/* a gap: what is missing will not come */
-		s = NULL;
+		__u32 ahead = s->next_seq - seq;
+
+		if ((__s32)ahead > 0) {
+			/* a retransmission: only what goes beyond what was read is new */
+			if (ahead >= len)
+				return;
+			if (ahead >= caplen) {
+				stream_end(s);	/* the new part was not copied */
+				return;
+			}
+			data += ahead;
+			len -= ahead;
+			caplen -= ahead;
+			seq = s->next_seq;
+		} else {
+			/* a gap: what is missing will not come; start again here */
+			stream_end(s);
+			if (!message_start(data, caplen))
+				return;
+			s->used = true;
+			s->c = *c;
+		}
 	}
 	if (!s) {
-		/* the first segment seen of a connection starts a message */
-		s = oldest;
+		/*
+		 * The first segment seen of a connection must start a message. Its slot: a
+		 * free one, else one between messages, else the one idle longest.
+		 */
+		if (!message_start(data, caplen))
+			return;
+		for (int i = 0; i < ASKED_STREAMS; i++) {
+			struct stream *t = &streams[i];
+
+			if (!t->used) {
+				victim = t;
+				break;
+			}
+			if (!victim || (!t->have && victim->have) ||
+			    (!t->have == !victim->have && t->last_ns < victim->last_ns))
+				victim = t;
+		}
+		s = victim;
 		if (s->used)
 			stream_end(s);
 		s->used = true;
 		s->c = *c;
+	}
+	s->next_seq = seq + (__u32)len;
+	s->last_ns = ts_ns;
+	if (s->skip) {
+		/* the rest of a message whose middle was not copied */
+		size_t n = s->skip < len ? s->skip : len;
+
+		s->skip -= (__u32)n;
+		if (n == len)
+			return;
+		if (n >= caplen) {
+			stream_end(s);
+			return;
+		}
+		data += n;
+		len -= n;
+		caplen -= n;
 	}
 	if (s->have + caplen > s->cap) {
 		size_t want = s->have + caplen;
@@ -270,14 +353,31 @@ void asked_tcp(const struct asked_conn *c, __u32 seq, const uint8_t *data, size_
 	}
 	memcpy(s->buf + s->have, data, caplen);
 	s->have += caplen;
-	s->next_seq = seq + (__u32)len;
-	s->last_ns = ts_ns;
-	if (!ready())
+	if (caplen < len) {
+		/*
+		 * The kernel copied only the segment's start. If it ends inside the message
+		 * it began, that message is read as far as it came and the rest skipped;
+		 * if a later message began in the part not copied, the stream is lost.
+		 */
+		size_t lost = len - caplen;
+
+		stream_parse(s);
+		if (s->have >= 2) {
+			size_t mlen = ((size_t)s->buf[0] << 8 | s->buf[1]) + 2;
+
+			if (s->have > 2 + 12)
+				asked_feed(s->buf + 2, s->have - 2, s->last_ns);
+			if (mlen >= s->have + lost) {
+				s->skip = (__u32)(mlen - s->have - lost);
+				s->have = 0;
+				return;
+			}
+		}
+		stream_end(s);
 		return;
-	stream_parse(s, caplen < len);
-	if (caplen < len)
-		stream_end(s);	/* the rest of the segment was not copied */
-	else if (!s->have) {
+	}
+	stream_parse(s);
+	if (!s->have) {
 		/* between messages: keep the position, not the memory */
 		free(s->buf);
 		s->buf = NULL;

@@ -62,7 +62,7 @@ int dns_read_name(const uint8_t *msg, size_t len, size_t *off, char *out, size_t
 		if (pos + 1 + l > len)
 			return -EINVAL;
 		total += l + 1;
-		if (total > 255)
+		if (total + 1 > 255)	/* with the root's zero byte: 255 at most */
 			return -EINVAL;
 		if (o && o + 1 < outlen)
 			out[o++] = '.';
@@ -121,6 +121,7 @@ struct msg {
 	int nrr;
 	int nnames;
 	uint32_t neg_ttl;	/* SOA minimum of the authority section, 0 = none */
+	bool cut;		/* the answers end before their count: truncated */
 	char names[MAX_CNAMES + 1][DNS_NAME_MAX];
 	struct rr rrs[MAX_RECORDS];
 };
@@ -145,6 +146,7 @@ static int parse_msg(const uint8_t *msg, size_t len, struct msg *m)
 
 	m->nrr = 0;
 	m->nnames = 1;
+	m->cut = false;
 	m->neg_ttl = 0;
 	if (len < HDR_LEN)
 		return -EINVAL;
@@ -167,6 +169,7 @@ static int parse_msg(const uint8_t *msg, size_t len, struct msg *m)
 			if (!m->nrr)
 				return -EINVAL;
 			cut = true;	/* truncated: keep what came */
+			m->cut = true;
 			break;
 		}
 		if (m->rrs[m->nrr].cls == C_IN)
@@ -269,6 +272,8 @@ int dns_parse_ptr(const uint8_t *msg, size_t len, char *name, size_t namelen, ui
 		*ttl = rr->ttl;
 		return 1;
 	}
+	if (m->cut)
+		return -EINVAL;	/* the PTR may be in what is missing: no answer either way */
 	*ttl = m->neg_ttl;
 	return 0;
 }

@@ -265,8 +265,13 @@ static void answer_cb(void *arg, int status, int timeouts, unsigned char *abuf, 
 /* The PTR question for an address: d.c.b.a.in-addr.arpa or the nibbles of ip6.arpa. */
 static void ptr_qname(char *q, size_t len, __u8 family, const __u8 *a)
 {
+	static const __u8 mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 	size_t o = 0;
 
+	if (family == AF_INET6 && !memcmp(a, mapped, 12)) {
+		family = AF_INET;	/* ::ffff:a.b.c.d has the IPv4 address's name */
+		a += 12;
+	}
 	if (family == AF_INET) {
 		snprintf(q, len, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2], a[1], a[0]);
 		return;
