@@ -1580,7 +1580,12 @@ static void draw_help(struct app *a, int width, int height)
 		put_clip(y, x + kw, buf, A_NORMAL);
 	}
 	if (a->mode_why[0] && height > avail + 2) {
-		snprintf(buf, sizeof(buf), "mode %s: %s", a->mode ? a->mode : "?", a->mode_why);
+		/* and where names come from (see NAMES in the manual) */
+		snprintf(buf, sizeof(buf), "mode %s: %s  names: %s%s%s%s", a->mode ? a->mode : "?",
+			 a->mode_why,
+			 names_asked_on() && names_ptr_on() ? "asked, ptr" :
+			 names_asked_on() ? "asked" : names_ptr_on() ? "ptr" : "none",
+			 a->names_why[0] ? " (" : "", a->names_why, a->names_why[0] ? ")" : "");
 		put_clip(height - 1, 0, buf, A_DIM);
 	}
 }
