@@ -900,6 +900,7 @@ def part_silent(ebpf):
     rep.check(P + "-exit-0", rc == 0, "exit status %r, stderr %r" % (rc, ft.stderr()[-300:]))
     rep.check(P + "-json-utf8", not bad, "lines that are not UTF-8 JSON: %r" % bad[:3])
     lu = s.get("loop_us") or {}
+    print("INFO silent resolver: loop_us %r, names %r" % (lu, s.get("names")))
     rep.check(P + "-loop-p99", isinstance(lu.get("p99"), int) and lu["p99"] < P99_MAX_US,
               "loop_us=%r (want p99 < %d us with a resolver that never answers)" % (
                   lu, P99_MAX_US))
