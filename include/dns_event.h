@@ -11,12 +11,14 @@
 enum dns_counter {
 	DNS_CNT_SEEN = 0,	/* packets from port 53 with a payload */
 	DNS_CNT_RB_FAIL,	/* ring buffer full: answer lost */
+	DNS_CNT_UNASKED,	/* from port 53 to a socket that never sent to port 53: ignored */
 	DNS_CNT_MAX,
 };
 
 /* One UDP datagram or TCP segment that came from port 53 to a local socket. */
 struct dns_event {
 	__u64 ts_ns;		/* CLOCK_MONOTONIC */
+	__u64 cgroup_id;	/* the receiving socket's cgroup v2 */
 	__u8 saddr[16];		/* the server; IPv4 in the first 4 bytes */
 	__u8 daddr[16];
 	__u16 sport;		/* host order */

@@ -9,10 +9,12 @@
 #include "dns.h"
 
 #define NBUCKETS (ASKED_CAP * 2)
+#define ANY_CGROUP UINT64_MAX
 #define TCP_MSG_MAX (65535 + 2)
 
 struct slot {
 	char *name;
+	__u64 cgroup;		/* of the socket that received the answers */
 	__u64 first_ns;		/* the first answer that gave this name */
 	__u64 last_ns;		/* the latest one */
 	__u64 until_ns;		/* after this it explains no new flow */
@@ -121,6 +123,7 @@ static struct entry *get(__u8 family, const __u8 *addr)
 
 struct feed_ctx {
 	__u64 ts_ns;
+	__u64 cgroup;
 };
 
 static void learn(void *ctx, const struct dns_addr *a)
@@ -135,7 +138,7 @@ static void learn(void *ctx, const struct dns_addr *a)
 	/* the same name again: the same slot, which now lasts longer (flows that began
 	 * between the answers keep it); else a free slot or the one answered longest ago */
 	for (int i = 0; i < ASKED_SLOTS && !s; i++)
-		if (e->s[i].name && !strcmp(e->s[i].name, a->qname))
+		if (e->s[i].name && e->s[i].cgroup == fc->cgroup && !strcmp(e->s[i].name, a->qname))
 			s = &e->s[i];
 	if (s) {
 		__u64 until = fc->ts_ns + ((__u64)a->ttl + ASKED_GRACE_S) * 1000000000ULL;
@@ -163,13 +166,19 @@ static void learn(void *ctx, const struct dns_addr *a)
 		free(s->name);
 		s->name = n;
 	}
+	s->cgroup = fc->cgroup;
 	s->first_ns = s->last_ns = fc->ts_ns;
 	s->until_ns = fc->ts_ns + ((__u64)a->ttl + ASKED_GRACE_S) * 1000000000ULL;
 }
 
 int asked_feed(const uint8_t *msg, size_t len, __u64 ts_ns)
 {
-	struct feed_ctx fc = { .ts_ns = ts_ns };
+	return asked_feed_from(msg, len, ts_ns, 0);
+}
+
+int asked_feed_from(const uint8_t *msg, size_t len, __u64 ts_ns, __u64 cgroup)
+{
+	struct feed_ctx fc = { .ts_ns = ts_ns, .cgroup = cgroup };
 	int r;
 
 	if (!ready())
@@ -181,23 +190,18 @@ int asked_feed(const uint8_t *msg, size_t len, __u64 ts_ns)
 	return r;
 }
 
-const char *asked_name(__u8 family, const __u8 *addr, __u64 seen_ns)
+/* The best slot of e for a flow seen at seen_ns among those of cgroup (or any). */
+static const struct slot *best_slot(const struct entry *e, __u64 seen_ns, __u64 cgroup)
 {
-	const struct entry *e;
 	const struct slot *best = NULL;
-
-	if (!tab || (family != AF_INET && family != AF_INET6))
-		return NULL;
-	e = find(family, addr);
-	if (!e)
-		return NULL;
 	__u64 best_at = 0;
 
 	for (int i = 0; i < ASKED_SLOTS; i++) {
 		const struct slot *s = &e->s[i];
 		__u64 at;
 
-		if (!s->name || s->first_ns > seen_ns || seen_ns > s->until_ns)
+		if (!s->name || s->first_ns > seen_ns || seen_ns > s->until_ns ||
+		    (cgroup != ANY_CGROUP && s->cgroup != cgroup))
 			continue;
 		/* the latest answer before the flow: the last one, or (when the name was
 		 * given again after the flow began) at least the first */
@@ -207,7 +211,28 @@ const char *asked_name(__u8 family, const __u8 *addr, __u64 seen_ns)
 			best_at = at;
 		}
 	}
-	return best ? best->name : NULL;
+	return best;
+}
+
+const char *asked_name_for(__u8 family, const __u8 *addr, __u64 seen_ns, __u64 cgroup)
+{
+	const struct entry *e;
+	const struct slot *s;
+
+	if (!tab || (family != AF_INET && family != AF_INET6))
+		return NULL;
+	e = find(family, addr);
+	if (!e)
+		return NULL;
+	s = best_slot(e, seen_ns, cgroup);
+	if (!s && cgroup != ANY_CGROUP)
+		s = best_slot(e, seen_ns, ANY_CGROUP);
+	return s ? s->name : NULL;
+}
+
+const char *asked_name(__u8 family, const __u8 *addr, __u64 seen_ns)
+{
+	return asked_name_for(family, addr, seen_ns, ANY_CGROUP);
 }
 
 /* ---- DNS over TCP ---- */
@@ -234,7 +259,7 @@ static void stream_parse(struct stream *s)
 
 		if (s->have - off - 2 < mlen)
 			break;
-		asked_feed(s->buf + off + 2, mlen, s->last_ns);
+		asked_feed_from(s->buf + off + 2, mlen, s->last_ns, s->c.cgroup);
 		off += 2 + mlen;
 	}
 	memmove(s->buf, s->buf + off, s->have - off);
@@ -272,7 +297,8 @@ void asked_tcp(const struct asked_conn *c, __u32 seq, const uint8_t *data, size_
 	if (s && seq != s->next_seq) {
 		__u32 ahead = s->next_seq - seq;
 
-		if ((__s32)ahead > 0) {
+		/* more than a window behind: a new connection on the same ports */
+		if ((__s32)ahead > 0 && ahead <= 65536) {
 			/* a retransmission: only what goes beyond what was read is new */
 			if (ahead >= len)
 				return;
@@ -366,7 +392,7 @@ void asked_tcp(const struct asked_conn *c, __u32 seq, const uint8_t *data, size_
 			size_t mlen = ((size_t)s->buf[0] << 8 | s->buf[1]) + 2;
 
 			if (s->have > 2 + 12)
-				asked_feed(s->buf + 2, s->have - 2, s->last_ns);
+				asked_feed_from(s->buf + 2, s->have - 2, s->last_ns, s->c.cgroup);
 			if (mlen >= s->have + lost) {
 				s->skip = (__u32)(mlen - s->have - lost);
 				s->have = 0;

@@ -7,7 +7,7 @@
 #include <linux/types.h>
 
 #define ASKED_CAP 32768		/* addresses remembered; the oldest go first */
-#define ASKED_SLOTS 3		/* names remembered per address (CDNs share addresses) */
+#define ASKED_SLOTS 4		/* names remembered per address (CDNs share addresses) */
 #define ASKED_GRACE_S 600	/* an answer still explains a flow this long after its TTL */
 #define ASKED_STREAMS 16	/* DNS-over-TCP connections reassembled at once */
 
@@ -18,6 +18,9 @@
  * number of addresses learned, or -EINVAL for a malformed message.
  */
 int asked_feed(const uint8_t *msg, size_t len, __u64 ts_ns);
+
+/* The same, received by a socket of cgroup v2 cgroup (0 = not known). */
+int asked_feed_from(const uint8_t *msg, size_t len, __u64 ts_ns, __u64 cgroup);
 
 /*
  * One TCP segment from a DNS server: reassembled per connection (2-byte length prefix per
@@ -30,6 +33,7 @@ struct asked_conn {
 	__u16 sport;
 	__u16 dport;
 	__u8 family;
+	__u64 cgroup;		/* the receiving socket's cgroup (0 = not known) */
 };
 void asked_tcp(const struct asked_conn *c, __u32 seq, const uint8_t *data, size_t len,
 	       size_t caplen, __u64 ts_ns);
@@ -40,6 +44,13 @@ void asked_tcp(const struct asked_conn *c, __u32 seq, const uint8_t *data, size_
  * NULL if none. The string is valid until the next asked_* call that learns something.
  */
 const char *asked_name(__u8 family, const __u8 *addr, __u64 seen_ns);
+
+/*
+ * The same for a flow of a process in cgroup: answers its own cgroup received first (a
+ * program usually asks for itself), then any other (a resolver that asked for it: nscd,
+ * systemd-resolved over its varlink socket).
+ */
+const char *asked_name_for(__u8 family, const __u8 *addr, __u64 seen_ns, __u64 cgroup);
 
 /* Addresses known, messages parsed, malformed messages. */
 void asked_stats(unsigned long *addrs, unsigned long long *msgs, unsigned long long *bad);

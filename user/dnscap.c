@@ -15,12 +15,14 @@
 #include "dns.skel.h"
 
 #define RING_BYTES (1u << 20)	/* ~960 answers of burst */
+#define POLL_BUDGET 256		/* records per call: a flood must not hold the event loop */
 
 static struct {
 	struct dns_bpf *skel;
-	struct bpf_link *link;
+	struct bpf_link *links[5];
 	struct ring_buffer *rb;
 	unsigned long long read;
+	unsigned int budget;
 } D;
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -31,7 +33,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	D.read++;
 	if (ev->proto == 17) {
-		asked_feed(ev->data, ev->caplen, ev->ts_ns);
+		asked_feed_from(ev->data, ev->caplen, ev->ts_ns, ev->cgroup_id);
 	} else {
 		struct asked_conn c;
 
@@ -41,9 +43,11 @@ static int on_record(void *ctx, void *data, size_t size)
 		c.sport = ev->sport;
 		c.dport = ev->dport;
 		c.family = ev->family;
+		c.cgroup = ev->cgroup_id;
 		asked_tcp(&c, ev->seq, ev->data, ev->len, ev->caplen, ev->ts_ns);
 	}
-	return 0;
+	/* this record is consumed; the rest waits for the next turn (the fd stays readable) */
+	return --D.budget ? 0 : -EAGAIN;
 }
 
 int dnscap_open(char *why, size_t whylen)
@@ -72,13 +76,24 @@ int dnscap_open(char *why, size_t whylen)
 		snprintf(why, whylen, "no cgroup v2 hierarchy to attach to");
 		goto fail;
 	}
-	D.link = bpf_program__attach_cgroup(D.skel->progs.dns_answer, cgfd);
-	close(cgfd);
-	if (!D.link) {
-		err = -errno;
-		snprintf(why, whylen, "attach: %s", strerror(-err));
-		goto fail;
+	{
+		/* the answers, and the sockets that ask (only they may get one) */
+		struct bpf_program *p[5] = { D.skel->progs.dns_answer, D.skel->progs.dns_connect4,
+					     D.skel->progs.dns_connect6, D.skel->progs.dns_sendmsg4,
+					     D.skel->progs.dns_sendmsg6 };
+
+		for (int i = 0; i < 5; i++) {
+			D.links[i] = bpf_program__attach_cgroup(p[i], cgfd);
+			if (!D.links[i]) {
+				err = -errno;
+				close(cgfd);
+				snprintf(why, whylen, "attach %s: %s", bpf_program__name(p[i]),
+					 strerror(-err));
+				goto fail;
+			}
+		}
 	}
+	close(cgfd);
 	D.rb = ring_buffer__new(bpf_map__fd(D.skel->maps.dns_events), on_record, NULL, NULL);
 	if (!D.rb) {
 		err = -errno;
@@ -106,34 +121,42 @@ int dnscap_fd(void)
 
 void dnscap_poll(void)
 {
-	if (D.rb)
+	if (D.rb) {
+		D.budget = POLL_BUDGET;
 		ring_buffer__consume(D.rb);
+	}
 }
 
-void dnscap_stats(unsigned long long *answers, unsigned long long *lost)
+static unsigned long long counter(__u32 k)
+{
+	unsigned long long sum = 0;
+	int ncpu = libbpf_num_possible_cpus();
+
+	if (D.skel && ncpu > 0 && ncpu <= 1024) {
+		__u64 vals[ncpu];
+
+		if (!bpf_map_lookup_elem(bpf_map__fd(D.skel->maps.dns_counters), &k, vals))
+			for (int i = 0; i < ncpu; i++)
+				sum += vals[i];
+	}
+	return sum;
+}
+
+void dnscap_stats(unsigned long long *answers, unsigned long long *lost,
+		  unsigned long long *ignored)
 {
 	*answers = D.read;
-	*lost = 0;
-	if (D.skel) {
-		int ncpu = libbpf_num_possible_cpus();
-		__u32 k = DNS_CNT_RB_FAIL;
-
-		if (ncpu > 0 && ncpu <= 1024) {
-			__u64 vals[ncpu];
-
-			if (!bpf_map_lookup_elem(bpf_map__fd(D.skel->maps.dns_counters), &k, vals))
-				for (int i = 0; i < ncpu; i++)
-					*lost += vals[i];
-		}
-	}
+	*lost = counter(DNS_CNT_RB_FAIL);
+	*ignored = counter(DNS_CNT_UNASKED);
 }
 
 void dnscap_close(void)
 {
 	if (D.rb)
 		ring_buffer__free(D.rb);
-	if (D.link)
-		bpf_link__destroy(D.link);
+	for (int i = 0; i < 5; i++)
+		if (D.links[i])
+			bpf_link__destroy(D.links[i]);
 	if (D.skel)
 		dns_bpf__destroy(D.skel);
 	memset(&D, 0, sizeof(D));

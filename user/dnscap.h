@@ -18,8 +18,10 @@ int dnscap_fd(void);
 /* Read what the ring holds (never blocks). */
 void dnscap_poll(void);
 
-/* Packets read, packets the kernel could not queue (ring full). */
-void dnscap_stats(unsigned long long *answers, unsigned long long *lost);
+/* Packets read, packets the kernel could not queue (ring full), packets from port 53 to
+ * sockets that never sent to port 53 (not answers: ignored). */
+void dnscap_stats(unsigned long long *answers, unsigned long long *lost,
+		  unsigned long long *ignored);
 
 void dnscap_close(void);
 

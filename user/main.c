@@ -1055,6 +1055,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	/* found (or mounted, see cgroup.c) now, while flowtop may still mount */
+	cgroup_root();
 	setup_names(&app);
 
 	/* Only the event stream reports updates; the views refresh states by dumps. */

@@ -25,6 +25,12 @@ bool names_ptr_on(void);
  */
 const char *names_for(__u8 family, const __u8 *addr, __u64 seen_ns, enum name_from *from);
 
+/*
+ * The name of addr (one end of f) for f: the flow began when conntrack's timestamp says
+ * (else when flowtop first saw it), and answers its owner's cgroup received come first.
+ */
+const char *names_of(const struct flow *f, const __u8 *addr, enum name_from *from);
+
 /* Whether either end of f has a name known now that contains flt (any case); asks nothing. */
 bool names_match(const struct flow *f, const char *flt);
 

@@ -153,7 +153,7 @@ static void json_geo(FILE *out, const char *key, __u8 family, const __u8 *addr)
 static void json_name(FILE *out, const char *key, const struct flow *f, const __u8 *addr)
 {
 	enum name_from from;
-	const char *n = names_for(f->orig.family, addr, f->seen_ns, &from);
+	const char *n = names_of(f, addr, &from);
 
 	json_key_str(out, key, n);
 	if (n)
@@ -333,18 +333,19 @@ void json_summary(FILE *out, const struct app *a)
 	}
 	{
 		struct rdns_stats rs;
-		unsigned long long answers, lost;
+		unsigned long long answers, lost, ignored;
 
 		rdns_get_stats(&rs);
-		dnscap_stats(&answers, &lost);
+		dnscap_stats(&answers, &lost, &ignored);
 		fprintf(out, ",\"names\":{\"asked\":%s", names_asked_on() ? "true" : "false");
 		json_key_str(out, "asked_why", a->names_why[0] ? a->names_why : NULL);
 		fprintf(out,
-			",\"ptr\":%s,\"answers\":%llu,\"lost\":%llu,\"ptr_queries\":%llu,"
+			",\"ptr\":%s,\"answers\":%llu,\"lost\":%llu,\"ignored\":%llu,"
+			"\"ptr_queries\":%llu,"
 			"\"ptr_answered\":%llu,\"ptr_none\":%llu,\"ptr_failed\":%llu,"
 			"\"ptr_dropped\":%llu,\"ptr_inflight\":%u,\"ptr_queued\":%u,"
 			"\"ptr_cached\":%u}",
-			names_ptr_on() ? "true" : "false", answers, lost, rs.queries, rs.answered,
+			names_ptr_on() ? "true" : "false", answers, lost, ignored, rs.queries, rs.answered,
 			rs.none, rs.failed, rs.dropped, rs.inflight, rs.queued, rs.cached);
 	}
 	json_key_str(out, "warning", a->warning[0] ? a->warning : NULL);
@@ -498,7 +499,7 @@ void batch_snapshot(FILE *out, const struct app *a, unsigned long iteration)
 		else
 			fprintf(out, "%-7s ", "-");
 		/* the destination's name: as asked for, or ~PTR */
-		name = names_for(f->orig.family, f->orig.dst, f->seen_ns, &from);
+		name = names_of(f, f->orig.dst, &from);
 		fprintf(out, "%-15.15s %-3s%c    %-11.11s %6s%c %-39s %-39s %9s %9s %10s %10s  %s%s%s\n",
 			f->owner.pid ? comm : "-", pr, f->orig.family == AF_INET6 ? '6' : ' ',
 			st ? st : "-", age, exact ? ' ' : '~', sp, dp, b1, b2, r1, r2,

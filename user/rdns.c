@@ -2,6 +2,7 @@
 #include <ares.h>
 #include <arpa/nameser.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@ struct rent {
 	__u8 addr[16];
 	__u8 family;
 	__u8 state;
+	bool dropped;		/* counted once as not queued */
 	__u32 next;		/* bucket chain, index + 1 */
 	__u64 expire_ns;
 	__u64 used_ns;
@@ -172,16 +174,14 @@ static void unlink_entry(struct rent *e)
 }
 
 /*
- * A free entry: the clock hand looks at a few entries, takes a free one or one not wanted
- * for a minute, else the first it may take (never a queued or in-flight one). Bounded work
- * per new address, however full the cache is of fresh names.
+ * A free entry: the clock hand looks at a few entries and takes a free one or one not
+ * wanted for a minute (never a queued or in-flight one), else none: bounded work per new
+ * address, however full the cache is of fresh names.
  */
 #define ALLOC_PROBES 64
 
 static struct rent *alloc_entry(__u64 now)
 {
-	struct rent *fallback = NULL;
-
 	for (unsigned int n = 0; n < ALLOC_PROBES; n++) {
 		struct rent *e = &R.tab[R.hand];
 
@@ -194,12 +194,9 @@ static struct rent *alloc_entry(__u64 now)
 			unlink_entry(e);
 			return e;
 		}
-		if (!fallback)
-			fallback = e;
 	}
-	if (fallback)
-		unlink_entry(fallback);
-	return fallback;
+	/* every entry looked at is wanted now: keep them (no churn of names asked again) */
+	return NULL;
 }
 
 static void arm_timer(void)
@@ -316,9 +313,12 @@ static bool enqueue(struct rent *e)
 {
 	if (R.qlen == RDNS_QUEUE) {
 		e->state = e->name || e->expire_ns ? R_DONE : R_WANT;
-		R.st.dropped++;
+		if (!e->dropped)
+			R.st.dropped++;
+		e->dropped = true;
 		return false;
 	}
+	e->dropped = false;
 	R.queue[(R.qhead + R.qlen) % RDNS_QUEUE] = (__u32)(e - R.tab);
 	R.qlen++;
 	e->state = R_QUEUED;

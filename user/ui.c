@@ -735,7 +735,7 @@ static void addr_text(char *dst, size_t len, const struct flow *f, bool src)
 	if (!ui.numeric) {
 		/* the name asked for as it is; a PTR name marked: the address's own claim */
 		enum name_from from;
-		const char *n = names_for(o->family, before, f->seen_ns, &from);
+		const char *n = names_of(f, before, &from);
 
 		if (n)
 			snprintf(x, sizeof(x), "%s%s", from == NAME_PTR ? "~" : "", n);

@@ -145,6 +145,28 @@ def client(ns, args, hold=2.0):
     return p, res
 
 
+FORGE = r"""
+import socket, struct
+# a socket that never sent to port 53 (no DNS client) gets an "answer" from port 53
+victim = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+victim.bind(("127.0.0.1", 5355))
+msg = (struct.pack("!HHHHHH", 0x1234, 0x8180, 1, 1, 0, 0) + b"\x06forged\x04test\x00" +
+       struct.pack("!HH", 1, 1) + b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) +
+       socket.inet_aton("%s"))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.3", 53))
+s.sendto(msg, ("127.0.0.1", 5355))
+victim.settimeout(2)
+print("received", len(victim.recv(2048)))
+"""
+
+
+def forge_answer(ns, addr):
+    """Send a forged A answer (forged.test -> addr) from port 53 to a socket that asked nothing."""
+    r = ns.run([PY, "-c", FORGE % addr], timeout=10)
+    return r.returncode == 0 and "received" in r.stdout
+
+
 def client_now(ns, args):
     """A client that holds nothing: run to the end; returns the result dict."""
     r = ns.run([PY, DNSFAKE, "client"] + [str(a) for a in args], timeout=15)
@@ -512,6 +534,8 @@ def run_ebpf(ns, log):
     tcpdns = cl("tcpdns", ["--query", "tcp.test", "--server", "127.0.0.2", "--tcp",
                            "--bind", CLI4])
     host3 = cl("host3", ["--addr", "10.77.0.3", "--bind", CLI4])
+    # a forged answer for 10.77.0.8 to a socket that asked nothing must not name it
+    forged = forge_answer(ns, "10.77.0.8")
     nx = cl("nx", ["--addr", "10.77.0.8", "--bind", CLI4])
     mcast = cl("mcast", ["--addr", "239.7.7.7", "--bind", CLI4], "udp")
     llocal = cl("linklocal", ["--addr", "169.254.7.7", "--bind", CLI4], "udp")
@@ -550,6 +574,11 @@ def run_ebpf(ns, log):
     expect_name(P, "ptr", ft, host3, "host3-ptr.test", "ptr", kinds=("destroy",))
     expect_name(P, "ptr-cached-flow", ft, host3b, "host3-ptr.test", "ptr", kinds=("destroy",))
     expect_name(P, "ptr-nxdomain-null", ft, nx, None, None, kinds=("new", "destroy"))
+    rep.check(P + "-forged-ignored", forged and isinstance(n.get("ignored"), int) and
+              n.get("ignored") >= 1,
+              "a forged answer sent from port 53 to a socket that asked nothing: sent %r, "
+              "names.ignored %r (want >= 1; and no name on the flow to 10.77.0.8 above)" % (
+                  forged, n.get("ignored")))
     for m, tag in ((mcast, "multicast"), (llocal, "link-local"), (lo4, "loopback4"),
                    (lo6, "loopback6")):
         expect_name(P, "no-name-" + tag, ft, m, None, None, kinds=("new", "destroy"))

@@ -18,7 +18,7 @@
  *       Prints one line per flow and "RESULT right=N total=N found=N attributed=N";
  *       exits 0 when every flow is right.
  *   kt-net summary JSONFILE
- *       Print the summary line's mode, attr, probes and mode_reason as
+ *       Print the summary line's mode, attr, names.asked, probes and mode_reason as
  *       "mode=.. attr=.. probes=.. reason=.." (reason last: it has spaces).
  */
 #include <arpa/inet.h>
@@ -496,7 +496,9 @@ static int summary(const char *jsonf)
 			probes[n] = 0;
 		}
 	}
-	printf("mode=%s attr=%s probes=%s reason=%s\n", mode, attr[0] ? attr : "none",
+	/* whether the DNS-answer program loaded (names the applications asked for) */
+	printf("mode=%s attr=%s asked=%s probes=%s reason=%s\n", mode, attr[0] ? attr : "none",
+	       strstr(last, "\"names\":{\"asked\":true") ? "yes" : "no",
 	       probes[0] ? probes : "-", reason);
 	return 0;
 }

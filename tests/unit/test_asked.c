@@ -174,11 +174,38 @@ static void test_order_rules(void **state)
 	assert_name(name4(ip, T0 + 35 * S), "c.example");
 	assert_null(name4(ip, T0 + 5 * S));
 	/* a newer answer whose TTL is over does not hide an older one still valid */
+	assert_int_equal(ASKED_SLOTS, 4);
+	assert_int_equal(feed_a("e.example", ip, 0, T0 + 33 * S), 1);	/* the fourth slot */
 	assert_int_equal(feed_a("d.example", ip, 0, T0 + 40 * S), 1);	/* replaces a (oldest) */
 	assert_null(name4(ip, T0 + 15 * S));	/* a is gone: only ASKED_SLOTS names kept */
 	assert_name(name4(ip, T0 + 45 * S), "d.example");
 	assert_name(name4(ip, T0 + 40 * S + ASKED_GRACE_S * S + S), "c.example");
 	assert_null(name4(ip, T0 + 30 * S + (300 + ASKED_GRACE_S) * S + 1));
+}
+
+/* A flow's own cgroup's answers first, then anyone's (a resolver that asked for it). */
+static void test_cgroup_first(void **state)
+{
+	const uint8_t ip[4] = { 192, 0, 2, 70 };
+	struct msg m;
+
+	(void)state;
+	answer_a(&m, "mine.example", ip, 300);
+	assert_int_equal(asked_feed_from(m.b, m.n, T0, 5), 1);
+	answer_a(&m, "theirs.example", ip, 300);
+	assert_int_equal(asked_feed_from(m.b, m.n, T0 + S, 7), 1);
+	assert_name(asked_name_for(AF_INET, ip, T0 + 2 * S, 5), "mine.example");
+	assert_name(asked_name_for(AF_INET, ip, T0 + 2 * S, 7), "theirs.example");
+	/* a cgroup that got no answer: the latest of anyone's */
+	assert_name(asked_name_for(AF_INET, ip, T0 + 2 * S, 9), "theirs.example");
+	assert_name(asked_name(AF_INET, ip, T0 + 2 * S), "theirs.example");
+	/* the own cgroup's answer only once it came */
+	assert_name(asked_name_for(AF_INET, ip, T0 + S / 2, 7), "mine.example");
+	/* the same name in two cgroups: two slots, each its own time */
+	answer_a(&m, "mine.example", ip, 300);
+	assert_int_equal(asked_feed_from(m.b, m.n, T0 + 3 * S, 7), 1);
+	assert_name(asked_name_for(AF_INET, ip, T0 + 4 * S, 7), "mine.example");
+	assert_name(asked_name_for(AF_INET, ip, T0 + 2 * S, 7), "theirs.example");
 }
 
 static void test_same_name_refreshes(void **state)
@@ -195,10 +222,12 @@ static void test_same_name_refreshes(void **state)
 	assert_name(name4(ip, T0 + 25 * S), "c.example");
 	/* ...and its lifetime with it: past the first answer's TTL + grace, within the second's */
 	assert_name(name4(ip, T0 + (30 + 60 + ASKED_GRACE_S) * S - 1), "a.example");
-	/* the slot answered longest ago is now b: d replaces it, a and c stay; a flow
-	 * of the time b was the latest answer now gets a, the one answered before it */
+	/* the slot answered longest ago is now b: d replaces it (e fills the fourth slot), a,
+	 * c and e stay; a flow of the time b was the latest answer now gets e, the one
+	 * answered before it */
+	assert_int_equal(feed_a("e.example", ip, 60, T0 + 12 * S), 1);
 	assert_int_equal(feed_a("d.example", ip, 60, T0 + 40 * S), 1);
-	assert_name(name4(ip, T0 + 15 * S), "a.example");
+	assert_name(name4(ip, T0 + 15 * S), "e.example");
 	assert_name(name4(ip, T0 + 25 * S), "c.example");
 	assert_name(name4(ip, T0 + 35 * S), "a.example");
 	assert_name(name4(ip, T0 + 45 * S), "d.example");
@@ -655,6 +684,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_learn_a, teardown),
 		cmocka_unit_test_teardown(test_learn_aaaa_cname, teardown),
 		cmocka_unit_test_teardown(test_order_rules, teardown),
+		cmocka_unit_test_teardown(test_cgroup_first, teardown),
 		cmocka_unit_test_teardown(test_same_name_refreshes, teardown),
 		cmocka_unit_test_teardown(test_refresh_keeps_older_flows, teardown),
 		cmocka_unit_test_teardown(test_eviction_fifo, teardown),
