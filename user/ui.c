@@ -63,6 +63,7 @@ struct col {
 	bool flex;		/* takes whatever width is left */
 	bool nosep;		/* no blank before a right-aligned neighbour */
 	bool hide;		/* left out whatever the width (set before each layout) */
+	bool mid;		/* long ASCII text loses its middle, not its end (names) */
 	/* layout result */
 	bool on;
 	int x, w;
@@ -507,11 +508,31 @@ static int fit_text(char *dst, size_t len, const char *s, int w)
 	return used + 1;
 }
 
+static bool is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
 /* Draw one cell: clip to the column, align, shift by the horizontal scroll. */
 static void put_cell(int y, const struct col *c, const char *s, attr_t attr)
 {
 	char buf[CELL + 8];
-	int tw = fit_text(buf, sizeof(buf), s, c->w);
+	int tw;
+	size_t n = strlen(s);
+
+	if (c->mid && c->w >= 9 && n > (size_t)c->w && n < sizeof(buf) && is_ascii(s)) {
+		/* the end of a host name says most (its domain): keep both ends */
+		int tail = c->w / 2, head = c->w - 1 - tail;
+
+		snprintf(buf, sizeof(buf), "%.*s%s%s", head, s, ui.utf8 ? "\xe2\x80\xa6" : "~",
+			 s + n - (size_t)tail);
+		tw = c->w;
+	} else {
+		tw = fit_text(buf, sizeof(buf), s, c->w);
+	}
 	int x = c->x - ui.hoff;
 
 	if (c->right && tw < c->w)
@@ -1070,6 +1091,7 @@ static void draw_flows(struct app *a, int y0, int h, int width)
 	}
 	/* an 80- or 100-column screen has no room to spare for it */
 	fcols[F_CONT].hide = width < CONT_COL_WIDTH;
+	fcols[F_ADDR].mid = true;	/* names: keep the domain in sight */
 	fcols[F_NETNS].hide = !a->opts.all_netns;
 	fcols[F_GEO].hide = width < GEO_COL_WIDTH || !geoip_available();
 	page = (size_t)h / per;
