@@ -27,7 +27,7 @@ port=8080
 budget=1000			# ms a key may take to show its effect
 failed=0
 made_etc_netns=0
-checks="ptr-mark asked-unmarked evil-ptr-sanitized evil-asked-sanitized no-bell no-injected-colour
+checks="ptr-mark asked-unmarked long-name-domain evil-ptr-sanitized evil-asked-sanitized no-bell no-injected-colour
 	key-n-addresses key-n-names quit-status"
 for sz in 80x24 160x40; do
 	for c in start addresses help help-close sort scroll key-n quit; do
@@ -112,12 +112,13 @@ ready() {
 	return 1
 }
 
-setup_ns "$ns" 10.77.0.2 10.77.0.3 10.77.0.4 10.77.0.9 10.77.0.13 10.77.1.1 ||
+long=a-very-long-service-name-for-testing.eu-west-3.compute.internal.example.org
+setup_ns "$ns" 10.77.0.2 10.77.0.3 10.77.0.4 10.77.0.5 10.77.0.9 10.77.0.13 10.77.1.1 ||
 	skip_all "cannot set up a network namespace with conntrack (no nf_conntrack?)"
 setup_ns "$ns2" 10.77.0.9 10.77.1.1 || skip_all "cannot set up a second network namespace"
 ip -n "$ns2" route add local 10.78.0.0/16 dev lo
 
-in_ns "$ns" serve --listen 127.0.0.1 --max-time 300 --a web.test=10.77.0.2 \
+in_ns "$ns" serve --listen 127.0.0.1 --max-time 300 --a web.test=10.77.0.2 --a "$long=10.77.0.5" \
 	--a canary.test=10.77.0.9 --ptr 10.77.0.3=host3-ptr.test --evil-ptr 10.77.0.13 \
 	--evil-a 10.77.0.4
 in_ns "$ns" sink --port "$port" --max-time 300
@@ -218,6 +219,20 @@ else
 		pass asked-unmarked
 	else
 		fail asked-unmarked "no unmarked 'web.test' row for the flow made after resolving it: $(lines_of 3,12p)"
+	fi
+	# a long name in a narrow column keeps its start and its domain (the middle goes)
+	if [ "$asked" != yes ]; then
+		skip long-name-domain "names asked for are not seen here ($asked)"
+	else
+		in_ns "$ns" client --gai "$long" "${hold[@]}"
+		tm resize-window -t "$sess" -x 80 -y 24
+		if within 5000 'a-very-[^ ]*ple\.org '; then
+			pass long-name-domain
+		else
+			fail long-name-domain "no 'a-very-...ple.org' at 80 columns: $(lines_of 3,12p)"
+		fi
+		tm resize-window -t "$sess" -x 160 -y 40
+		sleep 0.5
 	fi
 	# evil names: lower case, '?' for every byte outside [a-z0-9-_] (the column may cut the end)
 	evil=0
