@@ -84,11 +84,6 @@ bool names_match(const struct flow *f, const char *flt)
 	return false;
 }
 
-const char *names_for(__u8 family, const __u8 *addr, __u64 seen_ns, enum name_from *from)
-{
-	return lookup(family, addr, seen_ns, UINT64_MAX, from);
-}
-
 const char *names_of(const struct flow *f, const __u8 *addr, enum name_from *from)
 {
 	return lookup(f->orig.family, addr, begin_ns(f), f->owner.cgroup_id ? f->owner.cgroup_id :

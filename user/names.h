@@ -19,15 +19,11 @@ bool names_asked_on(void);
 bool names_ptr_on(void);
 
 /*
- * The name of addr for a flow first seen at seen_ns (CLOCK_MONOTONIC), or NULL (*from =
- * NAME_NONE). A PTR lookup is started when no asked name explains it. Names are ASCII,
- * safe for terminals and JSON; valid until the next names/rdns/asked call.
- */
-const char *names_for(__u8 family, const __u8 *addr, __u64 seen_ns, enum name_from *from);
-
-/*
- * The name of addr (one end of f) for f: the flow began when conntrack's timestamp says
- * (else when flowtop first saw it), and answers its owner's cgroup received come first.
+ * The name of addr (one end of f), or NULL (*from = NAME_NONE): the name asked for before
+ * the flow began (conntrack's timestamp, else when flowtop first saw it; answers its
+ * owner's cgroup received come first), else the PTR name, whose lookup starts here when
+ * it is not known. Names are ASCII, safe for terminals and JSON; valid until the next
+ * names/rdns/asked call.
  */
 const char *names_of(const struct flow *f, const __u8 *addr, enum name_from *from);
 

@@ -236,7 +236,7 @@ static void test_same_name_refreshes(void **state)
 /*
  * A flow that began after the first answer for a name, and before the same name was answered
  * again (a re-resolution when the TTL ran out, while the connection lives on), keeps that name.
- * flowtop asks names_for() again at every refresh with the flow's first-seen time.
+ * flowtop asks names_of() again at every refresh with the flow's first-seen time.
  */
 static void test_refresh_keeps_older_flows(void **state)
 {
