@@ -21,6 +21,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define IPPROTO_ICMP 1
 #define IPPROTO_TCP 6
 #define IPPROTO_ICMPV6 58
+#define IPPROTO_UDP 17
+#define DNS_PORT 53
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -140,6 +142,26 @@ static __always_inline void submit(struct attr_event *e)
  * itself, in the connecting task (also a child using an inherited socket).
  * Packets from kernel threads belong to the socket's creator.
  */
+/*
+ * Sockets that began a flow to port 53 (as the program addressed it, before NAT): the
+ * DNS-answer program (dns.bpf.c, which shares this map) reads answers to them only. Marked
+ * here, where every new flow is seen anyway: no per-send program for it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u8);
+} dns_socks SEC(".maps");
+
+static __always_inline void mark_dns(const struct attr_event *e, __u64 cookie)
+{
+	__u8 one = 1;
+
+	if (e->dport == DNS_PORT && cookie && (e->proto == IPPROTO_UDP || e->proto == IPPROTO_TCP))
+		bpf_map_update_elem(&dns_socks, &cookie, &one, BPF_ANY);
+}
+
 static __always_inline void sender_owner(struct attr_event *e, struct sk_buff *skb)
 {
 	struct sock *sk = BPF_CORE_READ(skb, sk);
@@ -153,6 +175,7 @@ static __always_inline void sender_owner(struct attr_event *e, struct sk_buff *s
 		owner_current(&e->owner, cookie);
 		e->how = ATTR_HOW_TASK;
 	}
+	mark_dns(e, cookie);
 }
 
 /*
@@ -217,7 +240,6 @@ struct {
 } noct_seen SEC(".maps");
 
 #define NOCT_AGAIN_NS (30ULL * 1000000000ULL)
-#define IPPROTO_UDP 17
 #define IPPROTO_DCCP 33
 #define IPPROTO_SCTP 132
 #define IPPROTO_UDPLITE 136

@@ -33,9 +33,9 @@ struct {
 } dns_counters SEC(".maps");
 
 /*
- * Sockets that sent to port 53 (connect or sendto, as the program gave the address: before
- * any NAT): only they can receive an answer. A packet "from port 53" to any other socket is
- * not an answer to anything and is ignored.
+ * Sockets that began a flow to port 53: only they can receive an answer. Filled by
+ * attr.bpf.c (its first-packet programs see every new flow); user space hands this object
+ * that map. A packet "from port 53" to any other socket is not an answer to anything.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -58,41 +58,6 @@ struct l4 {
 	__u32 seq;	/* TCP */
 	__u8 doff;	/* TCP: data offset << 4 */
 };
-
-static __always_inline int asks(struct bpf_sock_addr *ctx)
-{
-	if (ctx->user_port == bpf_htons(DNS_PORT)) {
-		__u64 cookie = bpf_get_socket_cookie(ctx);
-		__u8 one = 1;
-
-		bpf_map_update_elem(&dns_socks, &cookie, &one, BPF_ANY);
-	}
-	return 1;
-}
-
-SEC("cgroup/connect4")
-int dns_connect4(struct bpf_sock_addr *ctx)
-{
-	return asks(ctx);
-}
-
-SEC("cgroup/connect6")
-int dns_connect6(struct bpf_sock_addr *ctx)
-{
-	return asks(ctx);
-}
-
-SEC("cgroup/sendmsg4")
-int dns_sendmsg4(struct bpf_sock_addr *ctx)
-{
-	return asks(ctx);
-}
-
-SEC("cgroup/sendmsg6")
-int dns_sendmsg6(struct bpf_sock_addr *ctx)
-{
-	return asks(ctx);
-}
 
 SEC("cgroup_skb/ingress")
 int dns_answer(struct __sk_buff *skb)

@@ -1011,6 +1011,11 @@ static void eb_done(struct attr_backend *b)
 	b->priv = NULL;
 }
 
+int attr_ebpf_dns_socks_fd(void)
+{
+	return ebpf_state.skel ? bpf_map__fd(ebpf_state.skel->maps.dns_socks) : -1;
+}
+
 const struct attr_probe *attr_ebpf_probed(void)
 {
 	return &ebpf_state.probe;

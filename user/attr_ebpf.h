@@ -60,6 +60,9 @@ void attr_ebpf_probe_print(FILE *out, const struct attr_probe *pr);
 int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap);
 extern char libbpf_last[256];
 
+/* The attribution programs' map of sockets that began a flow to port 53, or -1. */
+int attr_ebpf_dns_socks_fd(void);
+
 void attr_ebpf_configure(unsigned int ring_bytes, enum attr_rung min_rung);
 const struct attr_probe *attr_ebpf_probed(void);
 void attr_ebpf_stats(struct attr_ebpf_stats *out);

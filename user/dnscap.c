@@ -19,7 +19,7 @@
 
 static struct {
 	struct dns_bpf *skel;
-	struct bpf_link *links[5];
+	struct bpf_link *link;
 	struct ring_buffer *rb;
 	unsigned long long read;
 	unsigned int budget;
@@ -64,6 +64,17 @@ int dnscap_open(char *why, size_t whylen)
 		goto out;
 	}
 	bpf_map__set_max_entries(D.skel->maps.dns_events, RING_BYTES);
+	/* the sockets that asked: marked by the attribution programs, in their map */
+	if (attr_ebpf_dns_socks_fd() < 0) {
+		err = -ENOENT;
+		snprintf(why, whylen, "needs the eBPF attribution programs");
+		goto fail;
+	}
+	err = bpf_map__reuse_fd(D.skel->maps.dns_socks, attr_ebpf_dns_socks_fd());
+	if (err) {
+		snprintf(why, whylen, "map: %s", strerror(-err));
+		goto fail;
+	}
 	err = dns_bpf__load(D.skel);
 	if (err) {
 		snprintf(why, whylen, "load: %s%s%s", strerror(-err), libbpf_last[0] ? ": " : "",
@@ -76,22 +87,12 @@ int dnscap_open(char *why, size_t whylen)
 		snprintf(why, whylen, "no cgroup v2 hierarchy to attach to");
 		goto fail;
 	}
-	{
-		/* the answers, and the sockets that ask (only they may get one) */
-		struct bpf_program *p[5] = { D.skel->progs.dns_answer, D.skel->progs.dns_connect4,
-					     D.skel->progs.dns_connect6, D.skel->progs.dns_sendmsg4,
-					     D.skel->progs.dns_sendmsg6 };
-
-		for (int i = 0; i < 5; i++) {
-			D.links[i] = bpf_program__attach_cgroup(p[i], cgfd);
-			if (!D.links[i]) {
-				err = -errno;
-				close(cgfd);
-				snprintf(why, whylen, "attach %s: %s", bpf_program__name(p[i]),
-					 strerror(-err));
-				goto fail;
-			}
-		}
+	D.link = bpf_program__attach_cgroup(D.skel->progs.dns_answer, cgfd);
+	if (!D.link) {
+		err = -errno;
+		close(cgfd);
+		snprintf(why, whylen, "attach: %s", strerror(-err));
+		goto fail;
 	}
 	close(cgfd);
 	D.rb = ring_buffer__new(bpf_map__fd(D.skel->maps.dns_events), on_record, NULL, NULL);
@@ -154,9 +155,8 @@ void dnscap_close(void)
 {
 	if (D.rb)
 		ring_buffer__free(D.rb);
-	for (int i = 0; i < 5; i++)
-		if (D.links[i])
-			bpf_link__destroy(D.links[i]);
+	if (D.link)
+		bpf_link__destroy(D.link);
 	if (D.skel)
 		dns_bpf__destroy(D.skel);
 	memset(&D, 0, sizeof(D));
