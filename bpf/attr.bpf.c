@@ -142,17 +142,8 @@ static __always_inline void submit(struct attr_event *e)
  * itself, in the connecting task (also a child using an inherited socket).
  * Packets from kernel threads belong to the socket's creator.
  */
-/*
- * Sockets that began a flow to port 53 (as the program addressed it, before NAT): the
- * DNS-answer program (dns.bpf.c, which shares this map) reads answers to them only. Marked
- * here, where every new flow is seen anyway: no per-send program for it.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u8);
-} dns_socks SEC(".maps");
+/* sockets that began a flow to port 53: marked here, read by dns.bpf.c */
+#include "dns_socks.bpf.h"
 
 static __always_inline void mark_dns(const struct attr_event *e, __u64 cookie)
 {

@@ -32,17 +32,8 @@ struct {
 	__type(value, __u64);
 } dns_counters SEC(".maps");
 
-/*
- * Sockets that began a flow to port 53: only they can receive an answer. Filled by
- * attr.bpf.c (its first-packet programs see every new flow); user space hands this object
- * that map. A packet "from port 53" to any other socket is not an answer to anything.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u8);
-} dns_socks SEC(".maps");
+/* sockets that began a flow to port 53 (attr.bpf.c marks them): only they get answers */
+#include "dns_socks.bpf.h"
 
 static __always_inline void count(__u32 idx)
 {
