@@ -133,15 +133,6 @@ static __always_inline void submit(struct attr_event *e)
 	bpf_ringbuf_submit(e, avail >= WAKE_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-/*
- * Who sent a flow's first packet from a local socket. It normally leaves
- * inside the sending syscall, so the current task made the flow (and names
- * the thread). TCP is the exception: a SYN retransmitted by a timer (the first
- * one was dropped by a later rule) leaves from softirq, where current is
- * whoever was interrupted; its socket's record was written by connect()
- * itself, in the connecting task (also a child using an inherited socket).
- * Packets from kernel threads belong to the socket's creator.
- */
 /* sockets that began a flow to port 53: marked here, read by dns.bpf.c */
 #include "dns_socks.bpf.h"
 
@@ -153,6 +144,15 @@ static __always_inline void mark_dns(const struct attr_event *e, __u64 cookie)
 		bpf_map_update_elem(&dns_socks, &cookie, &one, BPF_ANY);
 }
 
+/*
+ * Who sent a flow's first packet from a local socket. It normally leaves
+ * inside the sending syscall, so the current task made the flow (and names
+ * the thread). TCP is the exception: a SYN retransmitted by a timer (the first
+ * one was dropped by a later rule) leaves from softirq, where current is
+ * whoever was interrupted; its socket's record was written by connect()
+ * itself, in the connecting task (also a child using an inherited socket).
+ * Packets from kernel threads belong to the socket's creator.
+ */
 static __always_inline void sender_owner(struct attr_event *e, struct sk_buff *skb)
 {
 	struct sock *sk = BPF_CORE_READ(skb, sk);
