@@ -7,6 +7,7 @@
 
 #include "asked.h"
 #include "dns.h"
+#include "fmt.h"
 
 #define NBUCKETS (ASKED_CAP * 2)
 #define ANY_CGROUP UINT64_MAX
@@ -64,12 +65,7 @@ static bool ready(void)
 
 static __u32 hash_addr(__u8 family, const __u8 *addr)
 {
-	__u32 h = 2166136261u ^ family;
-	size_t n = family == AF_INET ? 4 : 16;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	return h % NBUCKETS;
+	return addr_hash(family, addr) % NBUCKETS;
 }
 
 static bool same(const struct entry *e, __u8 family, const __u8 *addr)

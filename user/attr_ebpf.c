@@ -1021,22 +1021,28 @@ const struct attr_probe *attr_ebpf_probed(void)
 	return &ebpf_state.probe;
 }
 
+__u64 bpf_percpu_sum(int map_fd, __u32 key)
+{
+	__u64 vals[256], sum = 0;
+	int ncpu = libbpf_num_possible_cpus();
+
+	if (ncpu <= 0 || ncpu > 256 || bpf_map_lookup_elem(map_fd, &key, vals))
+		return 0;
+	for (int c = 0; c < ncpu; c++)
+		sum += vals[c];
+	return sum;
+}
+
 void attr_ebpf_stats(struct attr_ebpf_stats *out)
 {
 	struct ebpf *e = &ebpf_state;
-	__u64 vals[256];
-	int ncpu = libbpf_num_possible_cpus();
 
 	*out = e->st;
-	if (!e->skel || ncpu <= 0 || ncpu > 256)
+	if (!e->skel)
 		return;
 	for (__u32 k = 0; k < ATTR_CNT_MAX; k++) {
-		__u64 sum = 0;
+		__u64 sum = bpf_percpu_sum(bpf_map__fd(e->skel->maps.counters), k);
 
-		if (bpf_map_lookup_elem(bpf_map__fd(e->skel->maps.counters), &k, vals))
-			continue;
-		for (int c = 0; c < ncpu; c++)
-			sum += vals[c];
 		if (k == ATTR_CNT_RB_FAIL)
 			out->lost = sum;
 		else if (k == ATTR_CNT_NEW)

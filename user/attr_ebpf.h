@@ -60,6 +60,9 @@ void attr_ebpf_probe_print(FILE *out, const struct attr_probe *pr);
 int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap);
 extern char libbpf_last[256];
 
+/* Sum over the CPUs of one value of a per-CPU array map of __u64 (0 when unreadable). */
+__u64 bpf_percpu_sum(int map_fd, __u32 key);
+
 /* The attribution programs' map of sockets that began a flow to port 53, or -1. */
 int attr_ebpf_dns_socks_fd(void);
 

@@ -130,17 +130,7 @@ void dnscap_poll(void)
 
 static unsigned long long counter(__u32 k)
 {
-	unsigned long long sum = 0;
-	int ncpu = libbpf_num_possible_cpus();
-
-	if (D.skel && ncpu > 0 && ncpu <= 1024) {
-		__u64 vals[ncpu];
-
-		if (!bpf_map_lookup_elem(bpf_map__fd(D.skel->maps.dns_counters), &k, vals))
-			for (int i = 0; i < ncpu; i++)
-				sum += vals[i];
-	}
-	return sum;
+	return D.skel ? bpf_percpu_sum(bpf_map__fd(D.skel->maps.dns_counters), k) : 0;
 }
 
 void dnscap_stats(unsigned long long *answers, unsigned long long *lost,

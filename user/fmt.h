@@ -10,6 +10,16 @@
 
 #define FMT_ADDR_LEN 46		/* INET6_ADDRSTRLEN */
 
+/* FNV-1a of an address (4 bytes for IPv4, 16 for IPv6) and its family: for caches. */
+static inline __u32 addr_hash(__u8 family, const __u8 *addr)
+{
+	__u32 h = 2166136261u ^ family;
+
+	for (int i = 0; i < (family == 2 /* AF_INET */ ? 4 : 16); i++)
+		h = (h ^ addr[i]) * 16777619u;
+	return h;
+}
+
 /* Numeric address; IPv6 without brackets. Returns dst. */
 char *fmt_addr(char *dst, size_t len, __u8 family, const __u8 *addr);
 /* 1.2K / 3.4M style with the given unit suffix ("" or "B"). */

@@ -406,16 +406,6 @@ static enum geo_scope geo_scope6(const __u8 *a)
 	return GEO_PUBLIC;
 }
 
-static unsigned int geo_hash(__u8 family, const __u8 *addr, size_t len)
-{
-	unsigned int h = 2166136261u ^ family;	/* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ addr[i]) * 16777619u;
-	return h % GEO_CACHE_SIZE;
-}
-
 /* The first database listed that knows a field wins (--geoip-db before the conf file). */
 static void geo_merge(struct geo_info *out, const struct geo_info *one)
 {
@@ -453,7 +443,7 @@ int geoip_lookup(__u8 family, const __u8 *addr, struct geo_info *out)
 		return 0;
 
 	if (geo_cache) {
-		ce = &geo_cache[geo_hash(family, addr, len)];
+		ce = &geo_cache[addr_hash(family, addr) % GEO_CACHE_SIZE];
 		if (ce->used && ce->family == family && !memcmp(ce->addr, addr, len)) {
 			*out = ce->info;
 			return ce->rc;

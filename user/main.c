@@ -920,7 +920,6 @@ static void setup_names(struct app *a)
 	a->names_why[0] = 0;
 	if (a->opts.no_dns) {
 		snprintf(a->names_why, sizeof(a->names_why), "off (-n)");
-		names_enable(false, false);
 		return;
 	}
 	if (!strcmp(a->mode, "ebpf")) {
@@ -940,7 +939,6 @@ static void setup_names(struct app *a)
 		if (a->opts.out != OUT_UI)
 			fprintf(stderr, "flowtop: warning: %s\n", a->warning);
 	}
-	names_enable(dnscap_on(), rdns_enabled());
 	model_name_match = names_match;
 }
 

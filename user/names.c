@@ -5,37 +5,31 @@
 #include <string.h>
 
 #include "asked.h"
+#include "dnscap.h"
 #include "names.h"
 #include "rdns.h"
 
-static bool asked_on, ptr_on;
-
-void names_enable(bool asked, bool ptr)
-{
-	asked_on = asked;
-	ptr_on = ptr;
-}
-
+/* On when their sources opened (main.c opens neither with -n). */
 bool names_asked_on(void)
 {
-	return asked_on;
+	return dnscap_on();
 }
 
 bool names_ptr_on(void)
 {
-	return ptr_on;
+	return rdns_enabled();
 }
 
 static const char *lookup(__u8 family, const __u8 *addr, __u64 seen_ns, __u64 cgroup,
 			  enum name_from *from)
 {
-	const char *n = asked_on ? asked_name_for(family, addr, seen_ns, cgroup) : NULL;
+	const char *n = asked_name_for(family, addr, seen_ns, cgroup);
 
 	if (n) {
 		*from = NAME_ASKED;
 		return n;
 	}
-	n = ptr_on ? rdns_name(family, addr) : NULL;
+	n = rdns_name(family, addr);
 	*from = n ? NAME_PTR : NAME_NONE;
 	return n;
 }
@@ -57,7 +51,7 @@ static __u64 begin_ns(const struct flow *f)
 {
 	__u64 real, mono, ago;
 
-	if (!(f->flags & FLOW_F_TSTAMP) || !asked_on)
+	if (!(f->flags & FLOW_F_TSTAMP) || !dnscap_on())
 		return f->seen_ns;
 	real = clock_ns(CLOCK_REALTIME);
 	mono = clock_ns(CLOCK_MONOTONIC);
@@ -73,11 +67,11 @@ bool names_match(const struct flow *f, const char *flt)
 	const __u8 *ends[2] = { f->orig.dst, f->orig.src };
 
 	for (int i = 0; i < 2; i++) {
-		const char *n = asked_on ? asked_name(f->orig.family, ends[i], begin_ns(f)) : NULL;
+		const char *n = asked_name(f->orig.family, ends[i], begin_ns(f));
 
 		if (n && strcasestr(n, flt))
 			return true;
-		n = ptr_on ? rdns_peek(f->orig.family, ends[i]) : NULL;
+		n = rdns_peek(f->orig.family, ends[i]);
 		if (n && strcasestr(n, flt))
 			return true;
 	}

@@ -13,8 +13,7 @@ enum name_from {
 	NAME_PTR,	/* reverse DNS */
 };
 
-/* Which sources are on (main sets them; both off with -n). */
-void names_enable(bool asked, bool ptr);
+/* Which sources are on: the DNS-answer program, reverse DNS (both off with -n). */
 bool names_asked_on(void);
 bool names_ptr_on(void);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "fmt.h"
 #include "rdns.h"
 
 enum rstate {
@@ -139,11 +140,7 @@ int rdns_fd(void)
 
 static __u32 hash_addr(__u8 family, const __u8 *addr)
 {
-	__u32 h = 2166136261u ^ family;
-
-	for (size_t i = 0; i < (family == AF_INET ? 4u : 16u); i++)
-		h = (h ^ addr[i]) * 16777619u;
-	return h % NBUCKETS;
+	return addr_hash(family, addr) % NBUCKETS;
 }
 
 static struct rent *find(__u8 family, const __u8 *addr)
