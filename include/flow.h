@@ -48,6 +48,8 @@ enum flow_flags {
 	FLOW_F_ATTR_TRIED = 1 << 4,	/* fallback attribution was attempted */
 	FLOW_F_RATE = 1 << 5,		/* rate_* hold a measured value */
 	FLOW_F_INBOUND = 1 << 6,	/* the owner accepted it: reply direction is its send side */
+	FLOW_F_DESTROYED = 1 << 7,	/* gone by its DESTROY event (not by a sweep) */
+	FLOW_F_RETIRED = 1 << 8,	/* gone, and a newer flow has its id and tuple */
 };
 
 struct flow {
@@ -76,7 +78,7 @@ struct flow {
 	__u32 timeout;		/* seconds left, from the last message that carried it */
 	__u16 zone;
 	__u8 state;		/* protocol state (TCP/SCTP/DCCP), 0 = none */
-	__u8 flags;		/* enum flow_flags */
+	__u16 flags;		/* enum flow_flags */
 };
 
 #endif

@@ -216,7 +216,7 @@ static int grow_buckets(struct flow_table *ft)
 	ft->by_tuple = bt;
 	ft->nbuckets = n;
 	for (size_t s = 0; s < ft_slots(ft); s++)
-		if (slot_used(ft, s))
+		if (slot_used(ft, s) && !(slot_ptr(ft, (__u32)s)->flags & FLOW_F_RETIRED))
 			link_slot(ft, (__u32)s);
 	return 0;
 }
@@ -299,6 +299,18 @@ void ft_remove(struct flow_table *ft, struct flow *f)
 	f->next_id = ft->free_head;
 	ft->free_head = slot + 1;
 	ft->count--;
+}
+
+void ft_retire(struct flow_table *ft, struct flow *f)
+{
+	__u32 slot = slot_of(ft, f);
+
+	if (slot == UINT32_MAX || !slot_used(ft, slot) || (f->flags & FLOW_F_RETIRED))
+		return;
+	unlink_chain(ft, &ft->by_id[hash_id(f->netns, f->id) & (ft->nbuckets - 1)], slot, true);
+	unlink_chain(ft, &ft->by_tuple[hash_tuple(f->netns, &f->orig) & (ft->nbuckets - 1)], slot,
+		     false);
+	f->flags |= FLOW_F_RETIRED;
 }
 
 size_t ft_memory(const struct flow_table *ft)

@@ -35,6 +35,11 @@ struct flow *ft_find_tuple(struct flow_table *ft, __u32 netns, const struct flow
  */
 struct flow *ft_insert(struct flow_table *ft, const struct flow *tmpl);
 void ft_remove(struct flow_table *ft, struct flow *f);
+/*
+ * Keep f (iterated by ft_slot() until removed) but never find it by id or
+ * tuple again: an ended flow whose id and tuple a new flow has taken.
+ */
+void ft_retire(struct flow_table *ft, struct flow *f);
 
 /* Bytes held by the table (slab + hash buckets), for the memory benchmark. */
 size_t ft_memory(const struct flow_table *ft);

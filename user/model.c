@@ -35,6 +35,7 @@ struct model_ccache {
 };
 
 struct model_evq {
+	struct flow *f;	/* flows stay in their slots until model_expire(), after the flush */
 	struct flow_tuple orig;
 	__u32 netns;
 	__u32 id;
@@ -107,8 +108,8 @@ static void queue_event(struct model *m, const struct flow *f, enum ct_msg_type 
 		m->evq = q;
 		m->evq_cap = cap;
 	}
-	m->evq[m->nevq++] = (struct model_evq){ .orig = f->orig, .netns = f->netns, .id = f->id,
-						.type = type };
+	m->evq[m->nevq++] = (struct model_evq){ .f = (struct flow *)f, .orig = f->orig,
+						.netns = f->netns, .id = f->id, .type = type };
 }
 
 /* Copy what the message carried into the stored flow. */
@@ -194,7 +195,7 @@ static void mark_gone(struct model *m, struct flow *f, bool queue)
 	if (f->flags & FLOW_F_GONE)
 		return;
 	f->flags |= FLOW_F_GONE;
-	f->gone_ns = m->now_ns;
+	f->gone_ns = model_clock();
 	f->rate_orig = 0;
 	f->rate_reply = 0;
 	m->destroyed++;
@@ -209,6 +210,31 @@ void model_apply(struct model *m, const struct ct_msg *msg)
 	model_apply_ns(m, m->netns, !m->first_dump_done, msg);
 }
 
+/*
+ * An ended flow with the id and tuple of msg: is msg about a newer conntrack
+ * entry? Ids are hashes of the entry's address and tuple, and a freed entry's
+ * memory is often the next one's: a client reusing its port under churn makes
+ * a flow with the same id and tuple, at once. Start timestamps tell them apart;
+ * without them, a DESTROY-ended flow can have no later event (a NEW or a second
+ * DESTROY is the new entry's), and a dump begun after it ended cannot list it.
+ */
+static bool superseded(const struct model *m, const struct flow *f, const struct ct_msg *msg)
+{
+	if (!(f->flags & FLOW_F_DESTROYED))
+		return false;	/* swept: its own DESTROY may still come */
+	if ((f->flags & FLOW_F_TSTAMP) && (msg->have & CT_HAVE_TSTART))
+		return msg->f.start_ns != f->start_ns;
+	switch (msg->type) {
+	case CT_MSG_NEW:
+	case CT_MSG_DESTROY:
+		return true;
+	case CT_MSG_DUMP:
+		return f->gone_ns < m->dump_start_ns;
+	default:
+		return false;
+	}
+}
+
 void model_apply_ns(struct model *m, __u32 netns, bool first, const struct ct_msg *msg)
 {
 	/*
@@ -219,6 +245,10 @@ void model_apply_ns(struct model *m, __u32 netns, bool first, const struct ct_ms
 	 */
 	struct flow *f = ft_find_flow(m->ft, netns, msg->f.id, &msg->f.orig);
 
+	if (f && (f->flags & FLOW_F_GONE) && superseded(m, f, msg)) {
+		ft_retire(m->ft, f);	/* shown as ended until it expires */
+		f = NULL;
+	}
 	if (f && (f->flags & FLOW_F_GONE) && msg->type != CT_MSG_DESTROY)
 		return;		/* a late message for a flow that has ended */
 
@@ -263,6 +293,7 @@ void model_apply_ns(struct model *m, __u32 netns, bool first, const struct ct_ms
 		}
 		merge(m, f, msg);
 		mark_gone(m, f, true);
+		f->flags |= FLOW_F_DESTROYED;
 		break;
 	}
 }
@@ -272,6 +303,7 @@ void model_dump_begin(struct model *m)
 	m->gen++;
 	m->dumping = true;
 	m->now_ns = model_clock();
+	m->dump_start_ns = m->now_ns;
 }
 
 void model_dump_end(struct model *m)
@@ -320,8 +352,12 @@ void model_flush(struct model *m)
 	if (m->attr && m->attr->tick)
 		m->attr->tick(m->attr);
 	for (size_t i = 0; i < m->nevq; i++) {
-		struct flow *f = ft_find_flow(m->ft, m->evq[i].netns, m->evq[i].id, &m->evq[i].orig);
+		const struct model_evq *q = &m->evq[i];
+		struct flow *f = q->f;
 
+		/* (the same flow: an ended one keeps its slot, retired or not) */
+		if (f->id != q->id || f->netns != q->netns || !flow_tuple_equal(&f->orig, &q->orig))
+			f = NULL;
 		if (f && m->on_event)
 			m->on_event(m->event_ctx, ev_names[m->evq[i].type], f);
 	}

@@ -97,6 +97,7 @@ struct model {
 	bool first_dump_done;
 	bool resync_pending;		/* the running dump recovers from an overrun */
 	__u64 now_ns;			/* CLOCK_MONOTONIC at the last tick */
+	__u64 dump_start_ns;		/* CLOCK_MONOTONIC when the dump round began */
 	__u64 linger_ns;		/* how long closed flows stay visible */
 
 	/* counters for the header and the JSON summary */

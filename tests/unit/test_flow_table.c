@@ -50,6 +50,39 @@ static void test_insert_find(void **state)
 	ft_free(ft);
 }
 
+/* A retired flow stays in its slot, is found by neither key, also after the table grew. */
+static void test_retire(void **state)
+{
+	struct flow_table *ft = ft_new();
+	struct flow f = mk(1, 100, 7), *old, *cur;
+	size_t in_slots = 0;
+
+	(void)state;
+	old = ft_insert(ft, &f);
+	ft_retire(ft, old);
+	assert_true(old->flags & FLOW_F_RETIRED);
+	assert_null(ft_find_id(ft, 1, 100));
+	assert_null(ft_find_tuple(ft, 1, &f.orig));
+	cur = ft_insert(ft, &f);
+	assert_ptr_equal(ft_find_flow(ft, 1, 100, &f.orig), cur);
+	/* growth rebuilds the chains: still only the current one is found */
+	for (__u32 i = 0; i < 5000; i++) {
+		struct flow g = mk(1, 1000 + i, 100 + i);
+
+		assert_non_null(ft_insert(ft, &g));
+	}
+	assert_ptr_equal(ft_find_flow(ft, 1, 100, &f.orig), cur);
+	assert_ptr_equal(ft_find_tuple(ft, 1, &f.orig), cur);
+	for (size_t s = 0; s < ft_slots(ft); s++)
+		in_slots += ft_slot(ft, s) == old;
+	assert_int_equal(in_slots, 1);
+	assert_int_equal(ft_count(ft), 5002);
+	ft_remove(ft, old);
+	assert_int_equal(ft_count(ft), 5001);
+	assert_ptr_equal(ft_find_flow(ft, 1, 100, &f.orig), cur);
+	ft_free(ft);
+}
+
 static void test_many_stable_pointers(void **state)
 {
 	enum { N = 300000 };
@@ -135,6 +168,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_insert_find),
+		cmocka_unit_test(test_retire),
 		cmocka_unit_test(test_many_stable_pointers),
 		cmocka_unit_test(test_reuse_slots),
 		cmocka_unit_test(test_same_id_two_netns),

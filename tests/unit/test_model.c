@@ -264,6 +264,105 @@ static void test_id_reuse(void **state)
 	model_fini(&m);
 }
 
+/*
+ * A client reusing its port under churn: the next conntrack entry often has the
+ * freed one's memory, so the same id and tuple. Each is a flow of its own; the
+ * ended one stays listed (closed) until it expires, and a stale dump line of an
+ * entry that ended during the dump does not bring it back.
+ */
+static void test_same_id_and_tuple(void **state)
+{
+	struct model m;
+	struct ct_msg n = msg(CT_MSG_NEW, 30, "10.0.0.1", "10.0.0.2", 40000, 80, IPPROTO_TCP);
+	struct ct_msg d = n;
+	struct ct_msg dump = n;
+	size_t gone = 0, live = 0;
+
+	(void)state;
+	setup_model(&m);
+	d.type = CT_MSG_DESTROY;
+	dump.type = CT_MSG_DUMP;
+	counters(&d, 100, 200);
+
+	/* NEW, DESTROY, NEW, DESTROY (one batch): two flows, four events */
+	model_apply(&m, &n);
+	model_apply(&m, &d);
+	model_apply(&m, &n);
+	counters(&d, 300, 400);
+	model_apply(&m, &d);
+	model_flush(&m);
+	assert_int_equal(m.created, 2);
+	assert_int_equal(m.destroyed, 2);
+	assert_int_equal(nrecs, 4);
+	assert_string_equal(recs[0].type, "new");
+	assert_string_equal(recs[1].type, "destroy");
+	assert_int_equal(recs[1].orig_bytes, 100);	/* its own counters, not the next one's */
+	assert_string_equal(recs[2].type, "new");
+	assert_string_equal(recs[3].type, "destroy");
+	assert_int_equal(recs[3].orig_bytes, 300);
+	assert_int_equal(ft_count(m.ft), 2);
+
+	/* born and gone between two dumps, twice (no NEW events): two flows too */
+	counters(&d, 500, 600);
+	model_apply(&m, &d);
+	model_flush(&m);
+	assert_int_equal(m.created, 3);
+	assert_int_equal(ft_find_flow(m.ft, 99, 30, &n.f.orig)->orig_bytes, 500);
+
+	/* a dump that began after the last one ended lists a new entry */
+	model_dump_begin(&m);
+	model_apply(&m, &dump);
+	assert_int_equal(m.created, 4);
+	assert_false(ft_find_flow(m.ft, 99, 30, &n.f.orig)->flags & FLOW_F_GONE);
+	model_dump_end(&m);
+	model_flush(&m);
+
+	/* ended during the next dump, then listed by it (read late): stays ended */
+	model_dump_begin(&m);
+	counters(&d, 700, 800);
+	model_apply(&m, &d);
+	model_apply(&m, &dump);
+	model_dump_end(&m);
+	model_flush(&m);
+	assert_int_equal(m.created, 4);
+	assert_true(ft_find_flow(m.ft, 99, 30, &n.f.orig)->flags & FLOW_F_GONE);
+
+	/* with start timestamps, a dump line of the same start is the ended entry itself */
+	n.have |= CT_HAVE_TSTART;
+	n.f.start_ns = 1000;
+	d = n;
+	d.type = CT_MSG_DESTROY;
+	dump = n;
+	dump.type = CT_MSG_DUMP;
+	model_apply(&m, &n);
+	model_apply(&m, &d);
+	model_flush(&m);
+	assert_int_equal(m.created, 5);
+	model_dump_begin(&m);
+	model_apply(&m, &dump);		/* same start: stale */
+	assert_int_equal(m.created, 5);
+	dump.f.start_ns = 2000;		/* another start: another entry */
+	model_apply(&m, &dump);
+	assert_int_equal(m.created, 6);
+	model_dump_end(&m);
+	model_flush(&m);
+
+	for (size_t s = 0; s < ft_slots(m.ft); s++) {
+		struct flow *f = ft_slot(m.ft, s);
+
+		if (f)
+			(f->flags & FLOW_F_GONE) ? gone++ : live++;
+	}
+	assert_int_equal(live, 1);
+	assert_int_equal(gone, 5);
+	/* ended flows leave with the linger time, the live one stays findable */
+	m.linger_ns = 0;
+	model_expire(&m);
+	assert_int_equal(ft_count(m.ft), 1);
+	assert_int_equal(ft_find_flow(m.ft, 99, 30, &n.f.orig)->start_ns, 2000);
+	model_fini(&m);
+}
+
 static void test_rates(void **state)
 {
 	struct model m;
@@ -541,6 +640,7 @@ int main(void)
 		cmocka_unit_test(test_born_and_gone_in_one_batch),
 		cmocka_unit_test(test_mark_and_sweep),
 		cmocka_unit_test(test_id_reuse),
+		cmocka_unit_test(test_same_id_and_tuple),
 		cmocka_unit_test(test_rates),
 		cmocka_unit_test(test_view_filter_sort_procs),
 		cmocka_unit_test(test_sort_keys_total),
