@@ -122,6 +122,7 @@ struct ebpf {
 	struct sd_table *locals;	/* only its local address set is used */
 	__u64 local_ns;
 	struct attr_ebpf_stats st;
+	__u64 rate_ns, rate_new;	/* attr_ebpf_records_wait(): the last call */
 	/* namespaces other than the watched one */
 	struct ns_link *nsl;
 	size_t nnsl;
@@ -516,16 +517,23 @@ static void rec_expire(struct ebpf *e, __u64 now, bool make_room)
 static struct rec *rec_find(struct ebpf *e, __u32 netns, const struct flow_tuple *t, bool foreign)
 {
 	__u32 i = e->buckets[rec_hash(t->src, t->dst, t->sport, t->dport, t->proto)];
+	struct rec *found = NULL;
 
+	/* Chains hold the newest first. A port reused under churn leaves several records of
+	 * one tuple: flows come in the order their records did, so the oldest free one is
+	 * this flow's. */
 	while (i) {
 		struct rec *r = &e->recs[i - 1];
 
-		if (r->used && rec_matches(&r->ev, t) &&
-		    (foreign ? r->ev.netns != netns : r->ev.netns == netns && !r->joined))
-			return r;
+		if (r->used && rec_matches(&r->ev, t)) {
+			if (foreign && r->ev.netns != netns)
+				return r;
+			if (!foreign && r->ev.netns == netns && !r->joined)
+				found = r;
+		}
 		i = r->next;
 	}
-	return NULL;
+	return found;
 }
 
 static void apply(struct flow *f, const struct attr_event *ev)
@@ -697,7 +705,8 @@ static int on_record(void *ctx, void *data, size_t len)
 	t.family = ev->family;
 	t.proto = ev->proto;
 	f = ev->how == ATTR_HOW_PORT ? NULL : ft_find_tuple(e->m->ft, ev->netns, &t);
-	if (f && f->owner.source != FLOW_ATTR_EBPF) {
+	/* (an ended flow with this tuple is an older connection: a waiting one takes its own) */
+	if (f && !(f->flags & FLOW_F_GONE) && f->owner.source != FLOW_ATTR_EBPF) {
 		apply(f, ev);
 		e->st.joined++;
 		if (!e->nnsl)
@@ -1031,6 +1040,24 @@ __u64 bpf_percpu_sum(int map_fd, __u32 key)
 	for (int c = 0; c < ncpu; c++)
 		sum += vals[c];
 	return sum;
+}
+
+bool attr_ebpf_records_wait(__u64 ns)
+{
+	struct ebpf *e = &ebpf_state;
+	__u64 now = model_clock(), n;
+	bool ok = true;
+
+	if (!e->skel || ns + 2000000000ULL > REC_WAIT_NS)
+		return false;
+	n = bpf_percpu_sum(bpf_map__fd(e->skel->maps.counters), ATTR_CNT_NEW) +
+	    bpf_percpu_sum(bpf_map__fd(e->skel->maps.counters), ATTR_CNT_NOCT);
+	if (e->rate_ns && now > e->rate_ns)
+		ok = (double)(n - e->rate_new) / (double)(now - e->rate_ns) * (double)ns <
+		     REC_CAP / 2;
+	e->rate_ns = now;
+	e->rate_new = n;
+	return ok;
 }
 
 void attr_ebpf_stats(struct attr_ebpf_stats *out)

@@ -69,6 +69,12 @@ int attr_ebpf_dns_socks_fd(void);
 void attr_ebpf_configure(unsigned int ring_bytes, enum attr_rung min_rung);
 const struct attr_probe *attr_ebpf_probed(void);
 void attr_ebpf_stats(struct attr_ebpf_stats *out);
+/*
+ * Can the records of the next ns nanoseconds wait for a dump to find their
+ * flows (at the rate of new flows since the last call, in half the store,
+ * within the time a record waits)?
+ */
+bool attr_ebpf_records_wait(__u64 ns);
 const char *attr_rung_name(enum attr_rung r);
 const char *attr_hook_name(enum attr_hook h);
 

@@ -24,6 +24,7 @@ struct ct_engine {
 	void *ctx;
 	bool dumping;
 	bool overran;
+	bool new_on;		/* subscribed to NEW events */
 	__u32 dump_seq;
 	struct ct_stats st;
 	char *buf;
@@ -408,6 +409,7 @@ struct ct_engine *ct_open(ct_cb cb, void *ctx, unsigned int rcvbuf, bool updates
 		goto fail;
 	if (mnl_socket_bind(ce->dump, 0, MNL_SOCKET_AUTOPID) < 0)
 		goto fail;
+	ce->new_on = true;
 	set_rcvbuf(ce->ev, rcvbuf);
 	set_rcvbuf(ce->dump, 4u << 20);
 	ce->st.rcvbuf = get_rcvbuf(ce->ev);
@@ -429,6 +431,25 @@ void ct_close(struct ct_engine *ce)
 		mnl_socket_close(ce->dump);
 	free(ce->buf);
 	free(ce);
+}
+
+int ct_events_new(struct ct_engine *ce, bool on)
+{
+	int group = NFNLGRP_CONNTRACK_NEW;
+
+	if (on == ce->new_on)
+		return 0;
+	if (setsockopt(mnl_socket_get_fd(ce->ev), SOL_NETLINK,
+		       on ? NETLINK_ADD_MEMBERSHIP : NETLINK_DROP_MEMBERSHIP, &group,
+		       sizeof(group)) < 0)
+		return -errno;
+	ce->new_on = on;
+	return 0;
+}
+
+bool ct_events_new_on(const struct ct_engine *ce)
+{
+	return ce->new_on;
 }
 
 int ct_event_fd(const struct ct_engine *ce)

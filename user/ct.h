@@ -64,6 +64,14 @@ struct ct_engine *ct_open(ct_cb cb, void *ctx, unsigned int rcvbuf, bool updates
 			  size_t len);
 void ct_close(struct ct_engine *ce);
 
+/*
+ * Join or leave the NEW event group (joined after ct_open). The kernel builds
+ * no NEW message while nobody listens to the group; new flows are then found
+ * by the next dump, or by their DESTROY. Returns 0 or -errno.
+ */
+int ct_events_new(struct ct_engine *ce, bool on);
+bool ct_events_new_on(const struct ct_engine *ce);
+
 int ct_event_fd(const struct ct_engine *ce);
 int ct_dump_fd(const struct ct_engine *ce);
 
