@@ -151,7 +151,8 @@ static __always_inline void mark_dns(const struct attr_event *e, __u64 cookie)
  * one was dropped by a later rule) leaves from softirq, where current is
  * whoever was interrupted; its socket's record was written by connect()
  * itself, in the connecting task (also a child using an inherited socket).
- * Packets from kernel threads belong to the socket's creator.
+ * (With the sockops program, TCP flows are recorded at connect() and never
+ * come here.) Packets from kernel threads belong to the socket's creator.
  */
 static __always_inline void sender_owner(struct attr_event *e, struct sk_buff *skb)
 {
@@ -190,10 +191,20 @@ static __always_inline struct attr_event *flow_record(__u32 netns)
 	return e;
 }
 
+/*
+ * Set by user space when the sockops program runs: TCP flows are then
+ * recorded at connect() (TCP_CONNECT_CB, see ft_listen_sockops), and the
+ * packet programs leave TCP alone.
+ */
+const volatile bool tcp_at_connect = false;
+
 static __always_inline void on_new_ct(struct nf_conn *ct, struct sk_buff *skb, __u32 netns)
 {
 	struct attr_event *e;
 
+	if (tcp_at_connect &&
+	    BPF_CORE_READ(ct, tuplehash[IP_CT_DIR_ORIGINAL].tuple.dst.protonum) == IPPROTO_TCP)
+		return;
 	count(ATTR_CNT_NEW);
 	e = flow_record(netns);
 	if (!e)
@@ -278,6 +289,8 @@ static __always_inline void on_no_ct(struct bpf_nf_ctx *ctx, struct sk_buff *skb
 		if (bpf_probe_read_kernel(&th, sizeof(th), head + l4) || !th.syn)
 			return;	/* only the handshake: later segments cost one read */
 		synack = th.ack;
+		if (!synack && tcp_at_connect)
+			return;	/* recorded by connect() already */
 		k.sport = bpf_ntohs(th.source);
 		k.dport = bpf_ntohs(th.dest);
 	} else if (k.proto == IPPROTO_UDP || k.proto == IPPROTO_UDPLITE ||
@@ -509,13 +522,65 @@ static __always_inline void sockops_key(struct attr_port_key *k, struct bpf_sock
 	}
 }
 
+/*
+ * TCP_CONNECT_CB: connect() (or a TCP Fast Open send) has chosen the local
+ * port and is about to send the SYN, in the connecting task. The socket's
+ * addresses are the flow's original tuple (NAT changes only the reply one).
+ * Recording here rather than at the first packet also names the owner of a
+ * flow whose first SYN a later rule dropped (the next one leaves from a
+ * timer), with no per-socket map, and spares the netfilter program every
+ * TCP flow.
+ */
+static __always_inline void connect_record(struct bpf_sock_ops *skops)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u32 netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	__u64 cookie = bpf_get_socket_cookie(skops);
+	struct attr_event *e;
+	__u32 l6[4] = { skops->local_ip6[0], skops->local_ip6[1], skops->local_ip6[2],
+			skops->local_ip6[3] };
+	__u32 r6[4] = { skops->remote_ip6[0], skops->remote_ip6[1], skops->remote_ip6[2],
+			skops->remote_ip6[3] };
+	__u32 l4 = skops->local_ip4, r4 = skops->remote_ip4;
+
+	count(ATTR_CNT_NEW);
+	e = flow_record(netns);
+	if (!e)
+		return;
+	e->proto = IPPROTO_TCP;
+	e->sport = (__u16)skops->local_port;		/* host order in this context */
+	e->dport = (__u16)bpf_ntohl(skops->remote_port);
+	/* an IPv6 socket reaching an IPv4 address (::ffff:a.b.c.d) makes an IPv4 flow */
+	if (skops->family == AF_INET6 && !(r6[0] | r6[1]) && r6[2] == bpf_htonl(0xffff)) {
+		e->family = AF_INET;
+		__builtin_memcpy(e->saddr, &l6[3], 4);
+		__builtin_memcpy(e->daddr, &r6[3], 4);
+	} else if (skops->family == AF_INET6) {
+		e->family = AF_INET6;
+		__builtin_memcpy(e->saddr, l6, 16);
+		__builtin_memcpy(e->daddr, r6, 16);
+	} else {
+		e->family = AF_INET;
+		__builtin_memcpy(e->saddr, &l4, 4);
+		__builtin_memcpy(e->daddr, &r4, 4);
+	}
+	e->kind = ATTR_EV_OUT;
+	e->how = ATTR_HOW_TASK;
+	owner_current(&e->owner, cookie);
+	mark_dns(e, cookie);
+	submit(e);
+}
+
 SEC("sockops")
 int ft_listen_sockops(struct bpf_sock_ops *skops)
 {
 	struct attr_port_key k = {};
 	struct attr_owner o = {};
 
-	if (skops->op == BPF_SOCK_OPS_TCP_LISTEN_CB) {
+	if (skops->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		if (tcp_at_connect)
+			connect_record(skops);
+	} else if (skops->op == BPF_SOCK_OPS_TCP_LISTEN_CB) {
 		sockops_key(&k, skops);
 		owner_current(&o, bpf_get_socket_cookie(skops));
 		if (bpf_map_update_elem(&port_owner, &k, &o, BPF_ANY))
@@ -567,6 +632,10 @@ int ft_sock_create(struct bpf_sock *ctx)
 /* connect() runs in the connecting task: it, not the socket's creator, makes the flow. */
 static __always_inline int on_connect(struct bpf_sock_addr *ctx)
 {
+	/* TCP flows are recorded at connect() by the sockops program then. (Other
+	 * sockets still get their cookie made here: the DNS mark needs one.) */
+	if (tcp_at_connect && ctx->protocol == IPPROTO_TCP)
+		return 1;
 	return own_socket(bpf_get_socket_cookie(ctx));
 }
 
@@ -585,8 +654,15 @@ int ft_connect6(struct bpf_sock_addr *ctx)
 SEC("cgroup/sock_release")
 int ft_sock_release(struct bpf_sock *ctx)
 {
-	__u64 cookie = bpf_get_socket_cookie(ctx);
-	struct attr_port_key *k = bpf_map_lookup_elem(&bound_key, &cookie);
+	__u64 cookie;
+	struct attr_port_key *k;
+
+	/* bound TCP sockets are not in bound_key (listeners are): every connection's two
+	 * sockets leave here, before their cookie is read or made */
+	if (ctx->protocol == IPPROTO_TCP)
+		return 1;
+	cookie = bpf_get_socket_cookie(ctx);
+	k = bpf_map_lookup_elem(&bound_key, &cookie);
 
 	/* sock_owner is an LRU map and cookies are never reused: no delete per socket */
 	if (k) {

@@ -212,9 +212,12 @@ static struct bpf_program *const *progs_of(struct attr_bpf *s, enum attr_hook h,
 		}
 		break;
 	case HOOK_SOCK:
-		/* sock_create (ft_sock_create) would name the creator of every socket for
+		/* sock_release frees bound ports. connect() names the owner of a TCP
+		 * socket for a SYN sent again from a timer (unless the sockops program
+		 * records TCP flows at connect() anyway), and makes other sockets' cookie.
+		 * sock_create (ft_sock_create) would name the creator of every socket for
 		 * packets sent by kernel threads; it costs ~0.6 us per socket, so it is
-		 * left out: connect() names the owner of TCP sockets. */
+		 * left out. */
 		if (r == RUNG_CGROUP) {
 			p[(*n)++] = s->progs.ft_sock_release;
 			p[(*n)++] = s->progs.ft_connect4;
@@ -327,6 +330,8 @@ static int load_with(struct ebpf *e, const enum attr_rung *rung, unsigned int ri
 		bpf_map__set_max_entries(e->skel->maps.events, ring_bytes);
 	/* ft_nf only for namespaces without conntrack when the flow hook is another rung */
 	e->skel->rodata->noct_only = rung[HOOK_FLOW] != RUNG_NETFILTER;
+	/* with the sockops program, TCP flows are recorded at connect() */
+	e->skel->rodata->tcp_at_connect = rung[HOOK_LISTEN] == RUNG_CGROUP;
 	libbpf_last[0] = 0;
 	err = attr_bpf__load(e->skel);
 	if (err) {

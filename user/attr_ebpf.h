@@ -24,7 +24,7 @@ enum attr_hook {
 	HOOK_FLOW = 0,		/* a new conntrack entry and the task that caused it */
 	HOOK_LISTEN,		/* owners of listening TCP ports (inbound flows) */
 	HOOK_BIND,		/* owners of bound UDP/other ports (inbound flows) */
-	HOOK_SOCK,		/* socket creators (packets sent by kernel threads) */
+	HOOK_SOCK,		/* connect() (socket owners) and close (bound ports) */
 	HOOK_NETNS,		/* flows of other namespaces (containers) without conntrack */
 	HOOK_MAX,
 };
