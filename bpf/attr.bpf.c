@@ -533,8 +533,6 @@ static __always_inline void sockops_key(struct attr_port_key *k, struct bpf_sock
  */
 static __always_inline void connect_record(struct bpf_sock_ops *skops)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	__u32 netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
 	__u64 cookie = bpf_get_socket_cookie(skops);
 	struct attr_event *e;
 	__u32 l6[4] = { skops->local_ip6[0], skops->local_ip6[1], skops->local_ip6[2],
@@ -544,9 +542,11 @@ static __always_inline void connect_record(struct bpf_sock_ops *skops)
 	__u32 l4 = skops->local_ip4, r4 = skops->remote_ip4;
 
 	count(ATTR_CNT_NEW);
-	e = flow_record(netns);
+	e = flow_record(0);
 	if (!e)
 		return;
+	owner_current(&e->owner, cookie);
+	e->netns = e->owner.netns;	/* the connecting task's */
 	e->proto = IPPROTO_TCP;
 	e->sport = (__u16)skops->local_port;		/* host order in this context */
 	e->dport = (__u16)bpf_ntohl(skops->remote_port);
@@ -566,7 +566,6 @@ static __always_inline void connect_record(struct bpf_sock_ops *skops)
 	}
 	e->kind = ATTR_EV_OUT;
 	e->how = ATTR_HOW_TASK;
-	owner_current(&e->owner, cookie);
 	mark_dns(e, cookie);
 	submit(e);
 }

@@ -1053,7 +1053,8 @@ bool attr_ebpf_records_wait(__u64 ns)
 	__u64 now = model_clock(), n;
 	bool ok = true;
 
-	if (!e->skel || ns + 2000000000ULL > REC_WAIT_NS)
+	/* a record waits REC_WAIT_NS: the dump comes at most 2 s after it, 3 s to spare */
+	if (!e->skel || ns + 3000000000ULL > REC_WAIT_NS)
 		return false;
 	n = bpf_percpu_sum(bpf_map__fd(e->skel->maps.counters), ATTR_CNT_NEW) +
 	    bpf_percpu_sum(bpf_map__fd(e->skel->maps.counters), ATTR_CNT_NOCT);

@@ -71,8 +71,8 @@ const struct attr_probe *attr_ebpf_probed(void);
 void attr_ebpf_stats(struct attr_ebpf_stats *out);
 /*
  * Can the records of the next ns nanoseconds wait for a dump to find their
- * flows (at the rate of new flows since the last call, in half the store,
- * within the time a record waits)?
+ * flows (ns at most 2 s; at the rate of new flows since the last call, in
+ * half the store)?
  */
 bool attr_ebpf_records_wait(__u64 ns);
 const char *attr_rung_name(enum attr_rung r);

@@ -286,15 +286,21 @@ static void unlink_chain(struct flow_table *ft, __u32 *head, __u32 slot, bool by
 	}
 }
 
+/* Take slot (holding f) out of both chains. */
+static void unlink_slot(struct flow_table *ft, __u32 slot, const struct flow *f)
+{
+	unlink_chain(ft, &ft->by_id[hash_id(f->netns, f->id) & (ft->nbuckets - 1)], slot, true);
+	unlink_chain(ft, &ft->by_tuple[hash_tuple(f->netns, &f->orig) & (ft->nbuckets - 1)], slot,
+		     false);
+}
+
 void ft_remove(struct flow_table *ft, struct flow *f)
 {
 	__u32 slot = slot_of(ft, f);
 
 	if (slot == UINT32_MAX || !slot_used(ft, slot))
 		return;
-	unlink_chain(ft, &ft->by_id[hash_id(f->netns, f->id) & (ft->nbuckets - 1)], slot, true);
-	unlink_chain(ft, &ft->by_tuple[hash_tuple(f->netns, &f->orig) & (ft->nbuckets - 1)], slot,
-		     false);
+	unlink_slot(ft, slot, f);
 	slot_set_used(ft, slot, false);
 	f->next_id = ft->free_head;
 	ft->free_head = slot + 1;
@@ -307,9 +313,7 @@ void ft_retire(struct flow_table *ft, struct flow *f)
 
 	if (slot == UINT32_MAX || !slot_used(ft, slot) || (f->flags & FLOW_F_RETIRED))
 		return;
-	unlink_chain(ft, &ft->by_id[hash_id(f->netns, f->id) & (ft->nbuckets - 1)], slot, true);
-	unlink_chain(ft, &ft->by_tuple[hash_tuple(f->netns, &f->orig) & (ft->nbuckets - 1)], slot,
-		     false);
+	unlink_slot(ft, slot, f);
 	f->flags |= FLOW_F_RETIRED;
 }
 

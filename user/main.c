@@ -279,19 +279,14 @@ enum { TAG_EVENTS = 1, TAG_DUMP, TAG_TIMER, TAG_SIGNAL, TAG_STDIN, TAG_ATTR, TAG
  */
 static int wait_ready(int ep, int epu, struct epoll_event *evs, int timeout)
 {
-	int n = epoll_wait(ep, evs, EVS_MAX / 2, timeout);
+	int n = epoll_wait(ep, evs, EVS_MAX / 2, timeout), m;
 
 	for (int i = 0; i < n; i++) {
 		if (evs[i].data.u32 != TAG_URGENT)
 			continue;
 		evs[i] = evs[--n];
-		{
-			int m = epoll_wait(epu, evs + n, EVS_MAX - n, 0);
-
-			if (m > 0)
-				n += m;
-		}
-		break;
+		m = epoll_wait(epu, evs + n, EVS_MAX - n, 0);
+		return m > 0 ? n + m : n;
 	}
 	return n;
 }
@@ -348,14 +343,11 @@ static bool round_running(const struct app *a)
  * reports each one, and stretched dumps (a big table) or more records than
  * the store holds until the next dump take them back.
  */
-#define NEW_BY_DUMP_MAX_NS 2000000000ULL
-
 static bool new_events_wanted(const struct app *a)
 {
 	if (a->opts.out == OUT_JSON_EVENTS || strcmp(a->mode, "ebpf"))
 		return true;
-	return a->dump_period_ns > NEW_BY_DUMP_MAX_NS ||
-	       !attr_ebpf_records_wait(a->dump_period_ns);
+	return !attr_ebpf_records_wait(a->dump_period_ns);
 }
 
 /*

@@ -35,10 +35,7 @@ struct model_ccache {
 };
 
 struct model_evq {
-	struct flow *f;	/* flows stay in their slots until model_expire(), after the flush */
-	struct flow_tuple orig;
-	__u32 netns;
-	__u32 id;
+	struct flow *f;	/* its slot: model_expire() removes nothing while events wait */
 	__u8 type;	/* CT_MSG_NEW / _UPDATE / _DESTROY */
 };
 
@@ -108,8 +105,7 @@ static void queue_event(struct model *m, const struct flow *f, enum ct_msg_type 
 		m->evq = q;
 		m->evq_cap = cap;
 	}
-	m->evq[m->nevq++] = (struct model_evq){ .f = (struct flow *)f, .orig = f->orig,
-						.netns = f->netns, .id = f->id, .type = type };
+	m->evq[m->nevq++] = (struct model_evq){ .f = (struct flow *)f, .type = type };
 }
 
 /* Copy what the message carried into the stored flow. */
@@ -352,14 +348,9 @@ void model_flush(struct model *m)
 	if (m->attr && m->attr->tick)
 		m->attr->tick(m->attr);
 	for (size_t i = 0; i < m->nevq; i++) {
-		const struct model_evq *q = &m->evq[i];
-		struct flow *f = q->f;
-
-		/* (the same flow: an ended one keeps its slot, retired or not) */
-		if (f->id != q->id || f->netns != q->netns || !flow_tuple_equal(&f->orig, &q->orig))
-			f = NULL;
-		if (f && m->on_event)
-			m->on_event(m->event_ctx, ev_names[m->evq[i].type], f);
+		/* (an ended flow keeps its slot, retired or not) */
+		if (m->on_event)
+			m->on_event(m->event_ctx, ev_names[m->evq[i].type], m->evq[i].f);
 	}
 	m->nevq = 0;
 }
@@ -369,6 +360,8 @@ void model_expire(struct model *m)
 	size_t slots = ft_slots(m->ft);
 
 	m->now_ns = model_clock();
+	if (m->nevq)
+		return;		/* queued events hold their flows' slots: model_flush() first */
 	for (size_t s = 0; s < slots; s++) {
 		struct flow *f = ft_slot(m->ft, s);
 

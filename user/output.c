@@ -318,7 +318,7 @@ void json_summary(FILE *out, const struct app *a)
 		tracking_word(a->tracking), a->model.created,
 		a->model.destroyed, a->model.swept, ft_memory(a->model.ft));
 	fprintf(out, ",\"netns_watched\":%u,\"uid\":%u", a->nwatch, (unsigned)getuid());
-	fprintf(out, ",\"new_events\":%s", cs && ct_events_new_on(a->ct) ? "true" : "false");
+	fprintf(out, ",\"new_events\":%s", a->ct && ct_events_new_on(a->ct) ? "true" : "false");
 	fprintf(out, ",\"table_full\":%s,\"ct_count\":%lu,\"ct_max\":%lu",
 		a->table_full ? "true" : "false", a->ct_count, a->ct_max);
 	fprintf(out, ",\"loop_us\":{\"n\":%llu,\"p50\":%llu,\"p99\":%llu,\"max\":%llu}",
