@@ -69,29 +69,59 @@ static __always_inline void count(__u32 idx)
 		__sync_fetch_and_add(v, 1);
 }
 
+/*
+ * Set by user space when this kernel lets these programs call
+ * bpf_get_current_task_btf() (6.18 does; older kernels refuse it in netfilter
+ * and sockops programs): the task's fields are then plain loads rather than
+ * a bpf_probe_read_kernel() call each, a third of a record's cost. The
+ * verifier drops the branch not taken, so the other one may use what this
+ * kernel refuses.
+ */
+const volatile bool task_btf = false;
+
 static __always_inline void owner_current(struct attr_owner *o, __u64 cookie)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	if (task_btf) {
+		struct task_struct *t = bpf_get_current_task_btf();
 
-	/*
-	 * Read from the task rather than through bpf_get_current_uid_gid,
-	 * _cgroup_id and _comm: netfilter and sockops programs may not call those
-	 * on 6.1 and 6.12 (the verifier refuses them there; 6.18 allows them).
-	 */
-	o->tgid = BPF_CORE_READ(t, tgid);
-	o->tid = BPF_CORE_READ(t, pid);
-	o->uid = BPF_CORE_READ(t, cred, uid.val);
-	o->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+		o->tgid = t->tgid;
+		o->tid = t->pid;
+		o->uid = t->cred->uid.val;
+		o->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
+		o->netns = t->nsproxy->net_ns->ns.inum;
+		__builtin_memcpy(o->comm, t->comm, sizeof(o->comm));
+	} else {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+		/*
+		 * Read from the task rather than through bpf_get_current_uid_gid,
+		 * _cgroup_id and _comm: netfilter and sockops programs may not call
+		 * those on 6.1 and 6.12 (the verifier refuses them there).
+		 */
+		o->tgid = BPF_CORE_READ(t, tgid);
+		o->tid = BPF_CORE_READ(t, pid);
+		o->uid = BPF_CORE_READ(t, cred, uid.val);
+		o->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
+		o->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+		bpf_probe_read_kernel_str(o->comm, sizeof(o->comm), &t->comm);
+	}
 	o->cookie = cookie;
-	o->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
-	bpf_probe_read_kernel_str(o->comm, sizeof(o->comm), &t->comm);
+}
+
+/* The current task's network namespace. */
+static __always_inline __u32 current_netns(void)
+{
+	if (task_btf)
+		return bpf_get_current_task_btf()->nsproxy->net_ns->ns.inum;
+	return BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), nsproxy, net_ns,
+			     ns.inum);
 }
 
 static __always_inline bool current_is_kthread(void)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-
-	return BPF_CORE_READ(t, flags) & PF_KTHREAD;
+	if (task_btf)
+		return bpf_get_current_task_btf()->flags & PF_KTHREAD;
+	return BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), flags) & PF_KTHREAD;
 }
 
 /* Original tuple of a conntrack entry, in the layout ctnetlink reports. */
@@ -365,13 +395,21 @@ int ft_nf(struct bpf_nf_ctx *ctx)
 {
 	struct sk_buff *skb = ctx->skb;
 	/* a direct load: skb is a trusted pointer here, no helper call per packet */
-	struct nf_conn *ct = (struct nf_conn *)(skb->_nfct & ~7UL);
+	unsigned long nfct = skb->_nfct;
+	struct nf_conn *ct = (struct nf_conn *)(nfct & ~7UL);
+	__u32 ctinfo = nfct & 7;
 
 	if (!ct) {
 		on_no_ct(ctx, skb);	/* conntrack is not active in this netns */
 		return NF_ACCEPT;
 	}
-	if (noct_only || !ct_unconfirmed(ct))
+	/*
+	 * A flow's first packet goes the original way with no reply seen yet: NEW,
+	 * or RELATED for an expected flow. Packets after a reply leave here on the
+	 * ctinfo bits alone; the rest read the entry's status.
+	 */
+	if (noct_only || ctinfo == IP_CT_ESTABLISHED || ctinfo >= IP_CT_IS_REPLY ||
+	    !ct_unconfirmed(ct))
 		return NF_ACCEPT;	/* every later packet of a flow ends here */
 	on_new_ct(ct, skb, ctx->state->net->ns.inum);
 	return NF_ACCEPT;
@@ -504,9 +542,7 @@ int BPF_KPROBE(ft_listen_kprobe, struct sock *sk)
  */
 static __always_inline void sockops_key(struct attr_port_key *k, struct bpf_sock_ops *skops)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-
-	k->netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	k->netns = current_netns();
 	k->proto = IPPROTO_TCP;
 	k->family = skops->family;
 	k->port = skops->local_port;	/* host order in this context */
@@ -533,7 +569,6 @@ static __always_inline void sockops_key(struct attr_port_key *k, struct bpf_sock
  */
 static __always_inline void connect_record(struct bpf_sock_ops *skops)
 {
-	__u64 cookie = bpf_get_socket_cookie(skops);
 	struct attr_event *e;
 	__u32 l6[4] = { skops->local_ip6[0], skops->local_ip6[1], skops->local_ip6[2],
 			skops->local_ip6[3] };
@@ -545,7 +580,7 @@ static __always_inline void connect_record(struct bpf_sock_ops *skops)
 	e = flow_record(0);
 	if (!e)
 		return;
-	owner_current(&e->owner, cookie);
+	owner_current(&e->owner, 0);
 	e->netns = e->owner.netns;	/* the connecting task's */
 	e->proto = IPPROTO_TCP;
 	e->sport = (__u16)skops->local_port;		/* host order in this context */
@@ -566,7 +601,9 @@ static __always_inline void connect_record(struct bpf_sock_ops *skops)
 	}
 	e->kind = ATTR_EV_OUT;
 	e->how = ATTR_HOW_TASK;
-	mark_dns(e, cookie);
+	/* a cookie is made only when needed: for the DNS mark */
+	if (e->dport == DNS_PORT)
+		mark_dns(e, bpf_get_socket_cookie(skops));
 	submit(e);
 }
 
@@ -682,11 +719,10 @@ static __always_inline int post_bind(struct bpf_sock *ctx, bool v6)
 {
 	struct attr_port_key k = {};
 	struct attr_owner o = {};
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 
 	if (ctx->protocol == IPPROTO_TCP)
 		return 1;	/* TCP owners are the listeners */
-	k.netns = BPF_CORE_READ(t, nsproxy, net_ns, ns.inum);
+	k.netns = current_netns();
 	k.proto = ctx->protocol;
 	k.family = v6 ? AF_INET6 : AF_INET;
 	k.port = ctx->src_port;

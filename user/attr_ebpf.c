@@ -295,6 +295,9 @@ static int attach_prog(struct ebpf *e, struct bpf_program *p, enum attr_rung r, 
 	return 0;
 }
 
+/* 1: this kernel refused bpf_get_current_task_btf() in a program that loads without it. */
+static int task_btf_refused = -1;
+
 /*
  * Open, load and attach with the given rung per hook (RUNG_NONE = not
  * loaded). Returns 0 with everything attached, or -errno with what failed in why.
@@ -306,6 +309,16 @@ static int load_with(struct ebpf *e, const enum attr_rung *rung, unsigned int ri
 	const char *cgroot = cgroup_root();
 	int cgfd = -1, err;
 
+	const char *reads = getenv("FLOWTOP_TASK_READS");
+	bool direct = task_btf_refused != 1;
+
+	/* as on kernels that refuse bpf_get_current_task_btf() here (tests use it) */
+	if (reads && !strcmp(reads, "probe")) {
+		direct = false;
+		task_btf_refused = 1;
+	}
+
+again:
 	e->skel = attr_bpf__open();
 	if (!e->skel) {
 		snprintf(why, whylen, "open: %s", strerror(errno));
@@ -332,8 +345,18 @@ static int load_with(struct ebpf *e, const enum attr_rung *rung, unsigned int ri
 	e->skel->rodata->noct_only = rung[HOOK_FLOW] != RUNG_NETFILTER;
 	/* with the sockops program, TCP flows are recorded at connect() */
 	e->skel->rodata->tcp_at_connect = rung[HOOK_LISTEN] == RUNG_CGROUP;
+	e->skel->rodata->task_btf = direct;
 	libbpf_last[0] = 0;
 	err = attr_bpf__load(e->skel);
+	if (err && direct) {
+		/* maybe only bpf_get_current_task_btf() is refused here: try without it */
+		attr_bpf__destroy(e->skel);
+		e->skel = NULL;
+		direct = false;
+		goto again;
+	}
+	if (!e->skel->rodata->task_btf && task_btf_refused < 0 && !err)
+		task_btf_refused = 1;
 	if (err) {
 		snprintf(why, whylen, "load: %s%s%s", strerror(-err), libbpf_last[0] ? ": " : "",
 			 libbpf_last);
@@ -452,6 +475,11 @@ void attr_ebpf_probe_print(FILE *out, const struct attr_probe *pr)
 				pr->refused[h][r][0] ? pr->refused[h][r] : "not tried");
 		}
 	}
+	if (pr->rung[HOOK_FLOW] != RUNG_NONE)
+		fprintf(out, "  task    %s\n", task_btf_refused == 1 ?
+			"read by bpf_probe_read_kernel (bpf_get_current_task_btf refused, or "
+			"FLOWTOP_TASK_READS=probe)" :
+			"read by plain loads (bpf_get_current_task_btf)");
 }
 
 /* ---- the join -------------------------------------------------------- */

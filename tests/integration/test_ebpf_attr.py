@@ -25,6 +25,7 @@ import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -536,7 +537,7 @@ class Run:
     pass
 
 
-def scenario(mode, tag, extra=()):
+def scenario(mode, tag, extra=(), env=None):
     """Make all flows with flowtop watching A; returns a Run (or raises)."""
     run = Run()
     run.mode = mode
@@ -551,7 +552,7 @@ def scenario(mode, tag, extra=()):
     if mode == "conntrack":
         args.append("--mode=conntrack")
     args += list(extra)
-    bg = L.Background(FT, args)
+    bg = L.Background(FT, args, env=env)
     run.bg = bg
     run.ready = wait_ready(bg, A, 0x3100 if mode == "ebpf" else 0x3200)
     if not run.ready:
@@ -882,9 +883,16 @@ def main():
     run.A.destroy()
     run.B.destroy()
 
-    # the listen hook's lower rungs, forced: each must be chosen and attribute right
+    # the listen hook's lower rungs, forced: each must be chosen and attribute right. The
+    # raw_tp run also reads the task's fields by bpf_probe_read_kernel(), as on kernels that
+    # refuse bpf_get_current_task_btf() in these programs.
+    probe_env = dict(os.environ, FLOWTOP_TASK_READS="probe")
+    pr = subprocess.run([FT, "--probe"], env=probe_env, capture_output=True, text=True)
+    rep.check("task-reads-probe", "read by bpf_probe_read_kernel" in pr.stdout,
+              "flowtop --probe with FLOWTOP_TASK_READS=probe said %r" % pr.stdout[-300:])
     for i, rung in enumerate(("tp_btf", "raw_tp")):
-        rr = scenario("ebpf", "r%d" % i, ["--rung-limit", rung])
+        rr = scenario("ebpf", "r%d" % i, ["--rung-limit", rung],
+                      env=probe_env if rung == "raw_tp" else None)
         if rep.check("rung-%s-listening" % rung, rr.ready, "flowtop did not start"):
             check_rung(rr, rung)
         if hasattr(rr, "rm_cg"):
