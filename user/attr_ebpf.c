@@ -585,6 +585,28 @@ static void apply(struct flow *f, const struct attr_event *ev)
 	f->flags |= FLOW_F_ATTR_TRIED;
 }
 
+/*
+ * A record given to a flow of its own netns can serve once more only as
+ * another netns' foreign record, which needs flows of several namespaces in
+ * one table (--all-netns) and links in the others. Otherwise it goes at once:
+ * under port reuse a tuple's older records would lengthen its hash chain for
+ * the 5 s they wait.
+ */
+static bool keep_joined(const struct ebpf *e)
+{
+	return e->nnsl && e->m->many_netns;
+}
+
+/* Flow f of the record's own netns gets record r. */
+static void rec_joined(struct ebpf *e, struct flow *f, struct rec *r)
+{
+	apply(f, &r->ev);
+	e->st.joined++;
+	r->joined = 1;
+	if (!keep_joined(e))
+		rec_unlink(e, (__u32)(r - e->recs));
+}
+
 static __u32 port_hash(const struct attr_port_key *k)
 {
 	__u32 h = k->netns * 0x9e3779b1U ^ ((__u32)k->port << 8 | k->proto) ^ k->family;
@@ -742,7 +764,7 @@ static int on_record(void *ctx, void *data, size_t len)
 	if (f && !(f->flags & FLOW_F_GONE) && f->owner.source != FLOW_ATTR_EBPF) {
 		apply(f, ev);
 		e->st.joined++;
-		if (!e->nnsl)
+		if (!keep_joined(e))
 			return 0;
 	} else {
 		f = NULL;
@@ -797,9 +819,7 @@ static void eb_pending(struct attr_backend *b, struct flow *f)
 	}
 	r = rec_find(e, f->netns, &f->orig, false);
 	if (r && r->ev.how != ATTR_HOW_PORT) {
-		apply(f, &r->ev);
-		r->joined = 1;
-		e->st.joined++;
+		rec_joined(e, f, r);
 		return;
 	}
 	/* a listener of this netns owns the flow before any other netns' process does */
@@ -895,9 +915,7 @@ static void eb_tick(struct attr_backend *b)
 			continue;
 		r = rec_find(e, f->netns, &f->orig, false);
 		if (r && r->ev.how != ATTR_HOW_PORT) {
-			apply(f, &r->ev);
-			r->joined = 1;
-			e->st.joined++;
+			rec_joined(e, f, r);
 			continue;
 		}
 		/* No record of a local sender: is it an inbound flow to a port we know? */

@@ -1120,6 +1120,7 @@ int main(int argc, char **argv)
 	}
 	app.model.on_event = on_event;
 	app.model.event_ctx = &app;
+	app.model.many_netns = app.opts.all_netns;
 	if (app.opts.out == OUT_JSON_EVENTS)
 		app.model.linger_ns = 2000000000ULL;
 	app.start_mono_ns = model_clock();

@@ -92,6 +92,7 @@ typedef void (*model_event_cb)(void *ctx, const char *type, const struct flow *f
 struct model {
 	struct flow_table *ft;
 	__u32 netns;			/* inode of the watched netns */
+	bool many_netns;		/* flows of several namespaces (--all-netns) */
 	__u32 gen;			/* current dump generation */
 	bool dumping;
 	bool first_dump_done;
