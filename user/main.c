@@ -233,7 +233,11 @@ static void on_event(void *ctx, const char *type, const struct flow *f)
 {
 	struct app *a = ctx;
 
-	if (a->opts.out != OUT_JSON_EVENTS || !model_match(&a->model, f, &a->view))
+	unsigned int bit = !strcmp(type, "new") ? EVENT_NEW :
+			   !strcmp(type, "update") ? EVENT_UPDATE : EVENT_DESTROY;
+
+	if (a->opts.out != OUT_JSON_EVENTS || !(a->opts.event_types & bit) ||
+	    !model_match(&a->model, f, &a->view))
 		return;
 	json_flow(stdout, a, type, f);
 }
@@ -340,14 +344,22 @@ static bool round_running(const struct app *a)
  * connection (measured: the connect/close loop's rate went from 84% to 90%
  * of its rate without flowtop). The conntrack mode needs the events
  * (sock_diag must find a flow's socket while it is open), the event stream
- * reports each one, and stretched dumps (a big table) or more records than
- * the store holds until the next dump take them back.
+ * reports each one (unless --events leaves "new" out), and stretched dumps (a
+ * big table) or more records than the store holds until the next dump take
+ * them back.
  */
 static bool new_events_wanted(const struct app *a)
 {
-	if (a->opts.out == OUT_JSON_EVENTS || strcmp(a->mode, "ebpf"))
+	if (strcmp(a->mode, "ebpf") ||
+	    (a->opts.out == OUT_JSON_EVENTS && (a->opts.event_types & EVENT_NEW)))
 		return true;
 	return !attr_ebpf_records_wait(a->dump_period_ns);
+}
+
+/* UPDATE messages (every state change of every flow) only for an event stream that prints them. */
+static bool updates_wanted(const struct app *a)
+{
+	return a->opts.out == OUT_JSON_EVENTS && (a->opts.event_types & EVENT_UPDATE);
 }
 
 /*
@@ -497,7 +509,7 @@ static int watch_add(struct app *a, int ep, const struct netns_info *ni)
 	memset(w, 0, sizeof(*w));
 	w->a = a;
 	w->inode = ni->inode;
-	w->ct = ct_open(on_ct, w, a->opts.rcvbuf, a->opts.out == OUT_JSON_EVENTS, err, sizeof(err));
+	w->ct = ct_open(on_ct, w, a->opts.rcvbuf, updates_wanted(a), err, sizeof(err));
 	w->sysctl_slot = -1;
 	if (w->ct) {
 		/* counters and timestamps there too; a failure leaves them off (shown as -) */
@@ -1139,7 +1151,7 @@ int main(int argc, char **argv)
 	app.watch[0].inode = netns_inode();
 	app.watch[0].first = true;
 	snprintf(app.watch[0].name, sizeof(app.watch[0].name), "%s", app.netns_label);
-	app.ct = ct_open(on_ct, &app.watch[0], app.opts.rcvbuf, app.opts.out == OUT_JSON_EVENTS, err,
+	app.ct = ct_open(on_ct, &app.watch[0], app.opts.rcvbuf, updates_wanted(&app), err,
 			 sizeof(err));
 	app.watch[0].ct = app.ct;
 	app.watch[0].used = app.ct != NULL;

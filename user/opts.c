@@ -52,7 +52,7 @@ static const struct option long_opts[] = {
 	{ "iterations", required_argument, NULL, OPT_ITER },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "once", no_argument, NULL, OPT_ONCE },
-	{ "events", no_argument, NULL, OPT_EVENTS },
+	{ "events", optional_argument, NULL, OPT_EVENTS },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "netns", required_argument, NULL, OPT_NETNS },
 	{ "all-netns", no_argument, NULL, OPT_ALL_NETNS },
@@ -117,6 +117,7 @@ void opts_usage(FILE *out)
 		"      --iterations N    stop after N snapshots (--batch, --json)\n"
 		"      --json --once     one JSON line per flow, then a summary line\n"
 		"      --json --events   one JSON line per flow event (new, update, destroy)\n"
+		"      --events=TYPES    only these events, e.g. --events=new,destroy\n"
 		"      --duration SECS   stop after SECS (--json --events, --batch)\n"
 		"\n"
 		"Source:\n"
@@ -165,6 +166,33 @@ static int parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* "new,destroy" -> EVENT_NEW | EVENT_DESTROY; -1 on an unknown or empty name. */
+static int parse_event_types(const char *s, unsigned int *out)
+{
+	static const struct {
+		const char *name;
+		unsigned int bit;
+	} names[] = { { "new", EVENT_NEW }, { "update", EVENT_UPDATE }, { "destroy", EVENT_DESTROY } };
+	unsigned int mask = 0;
+
+	for (;;) {
+		size_t len = strcspn(s, ",");
+		size_t i;
+
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == len && !strncmp(s, names[i].name, len))
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return -1;
+		mask |= names[i].bit;
+		if (!s[len])
+			break;
+		s += len + 1;
+	}
+	*out = mask;
+	return 0;
+}
+
 int opts_parse(int argc, char **argv, struct opts *o, char *err, size_t errlen)
 {
 	unsigned int fam = 0, protos = 0;
@@ -174,6 +202,7 @@ int opts_parse(int argc, char **argv, struct opts *o, char *err, size_t errlen)
 	int c;
 
 	memset(o, 0, sizeof(*o));
+	o->event_types = EVENT_ALL;
 	o->interval = 1.0;
 	o->rcvbuf = 8u << 20;
 	o->sort = SORT_RATE;
@@ -215,7 +244,14 @@ int opts_parse(int argc, char **argv, struct opts *o, char *err, size_t errlen)
 		case OPT_BATCH: batch = true; break;
 		case OPT_JSON: json = true; break;
 		case OPT_ONCE: once = true; break;
-		case OPT_EVENTS: events = true; break;
+		case OPT_EVENTS:
+			events = true;
+			if (optarg && parse_event_types(optarg, &o->event_types) < 0) {
+				snprintf(err, errlen, "invalid --events '%s': give a list of new, "
+					 "update and destroy", optarg);
+				return -1;
+			}
+			break;
 		case OPT_ITER:
 			if (parse_long(optarg, 1, 1000000000L, &o->iterations) < 0) {
 				snprintf(err, errlen, "invalid --iterations '%s': give a count >= 1",

@@ -8,6 +8,14 @@
 
 #include "model.h"
 
+/* The flow events --json --events prints (each one the kernel also has to build). */
+enum event_type_mask {
+	EVENT_NEW = 1,
+	EVENT_UPDATE = 2,
+	EVENT_DESTROY = 4,
+	EVENT_ALL = 7,
+};
+
 enum out_mode {
 	OUT_UI = 0,
 	OUT_BATCH,
@@ -32,6 +40,7 @@ struct opts {
 	double interval;		/* seconds */
 	long iterations;		/* --batch/--json: 0 = forever */
 	long duration_ms;		/* --json --events: stop after this long, 0 = never */
+	unsigned int event_types;	/* --events=TYPES: enum event_type_mask */
 	enum out_mode out;
 	enum run_mode mode;
 	unsigned int rcvbuf;		/* event socket buffer, bytes */

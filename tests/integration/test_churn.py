@@ -84,6 +84,10 @@ def groups_case():
         ("ebpf-batch", ["--batch", "-t", "1"], DESTROY, "ebpf"),
         ("ebpf-json", ["--json", "-t", "1"], DESTROY, "ebpf"),
         ("ebpf-events", ["--json", "--events"], NEW | UPDATE | DESTROY, "ebpf"),
+        ("ebpf-events-destroy", ["--json", "--events=destroy"], DESTROY, "ebpf"),
+        ("ebpf-events-new-destroy", ["--json", "--events=new,destroy"], NEW | DESTROY, "ebpf"),
+        ("conntrack-events-destroy", ["--json", "--events=destroy", "--mode", "conntrack"],
+         NEW | DESTROY, "conntrack"),
         ("conntrack-batch", ["--batch", "-t", "1", "--mode", "conntrack"], NEW | DESTROY,
          "conntrack"),
         ("ebpf-long-interval", ["--batch", "-t", "5"], NEW | DESTROY, "ebpf"),
@@ -233,6 +237,39 @@ def load_case():
               "%d connections, %r records joined (%r)" % (ops, got["attr_joined"], got))
 
 
+def event_types_case():
+    """--events=destroy: only destroy lines, one per connection, each with its owner."""
+    ns = churn_ns("che")
+    bg = L.Background(FT, ["--netns", ns.name, "-n", "--no-geoip", "--json", "--events=destroy",
+                           "-t", "1"])
+    time.sleep(2.5)     # loaded, and the first dump done
+    r = ns.run([FLOWGEN, "tcp-churn", "127.0.0.1", "7401", "0.5"], timeout=30)
+    words = r.stdout.split()
+    ops = int(words[words.index("ops") + 1]) if "ops" in words else 0
+    L.wait_until(lambda: int(ns.run(["conntrack", "-C"]).stdout.strip() or 0) == 0, 20, 0.5)
+    time.sleep(1.5)
+    rc = bg.stop(signal.SIGINT, 10)
+    mode, why = mode_of(bg, 0)      # from the summary at exit
+    if mode != "ebpf":
+        rep.skip("event-types", "flowtop runs in mode %r: %s" % (mode, L.one_line(why or "")))
+        return
+    objs = bg.objs()[0]
+    types = {}
+    for o in objs:
+        if isinstance(o, dict):
+            types[o.get("type")] = types.get(o.get("type"), 0) + 1
+    mine = [o for o in objs if isinstance(o, dict) and o.get("type") == "destroy" and
+            o.get("dport") == 7401]
+    L.info("--events=destroy: %d connections, lines by type %r" % (ops, types))
+    rep.check("event-types-only-destroy", rc == 0 and ops > 100 and
+              set(types) <= {"destroy", "summary"} and types.get("summary"),
+              "rc %r, %d connections, lines by type %r" % (rc, ops, types))
+    rep.check("event-types-every-connection",
+              len(mine) >= ops and all(o.get("comm") == "flowgen" for o in mine),
+              "%d connections, %d destroy lines for port 7401, comms %r" % (
+                  ops, len(mine), sorted({o.get("comm") for o in mine}, key=str)))
+
+
 def ui_case():
     ns = churn_ns("chu")
     sess = "ft-churn-%d" % os.getpid()
@@ -276,6 +313,7 @@ def main():
     groups_case()
     by_dump_case()
     load_case()
+    event_types_case()
     ui_case()
     rep.finish()
 
