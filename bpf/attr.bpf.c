@@ -540,9 +540,25 @@ int BPF_KPROBE(ft_listen_kprobe, struct sock *sk)
  * Rung "cgroup" (sockops): TCP_LISTEN_CB runs in listen() once the port is
  * assigned; asking for STATE_CB on that socket then reports its close.
  */
+/*
+ * The socket's network namespace. Not the current task's: a process that
+ * exits with a listener open closes it after its namespaces are released
+ * (the task's nsproxy is NULL by then), and a socket may have been made in
+ * another namespace than its listen() caller's.
+ */
+static __always_inline __u32 skops_netns(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct tcp_sock *tp = sk ? bpf_skc_to_tcp_sock(sk) : NULL;
+
+	if (tp)
+		return tp->inet_conn.icsk_inet.sk.__sk_common.skc_net.net->ns.inum;
+	return current_netns();
+}
+
 static __always_inline void sockops_key(struct attr_port_key *k, struct bpf_sock_ops *skops)
 {
-	k->netns = current_netns();
+	k->netns = skops_netns(skops);
 	k->proto = IPPROTO_TCP;
 	k->family = skops->family;
 	k->port = skops->local_port;	/* host order in this context */

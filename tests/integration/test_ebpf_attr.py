@@ -854,6 +854,80 @@ def kill9_check(A):
     info("kill -9: flowtop held %s; ft_* programs loaded before %d, after %d" % (names, nb, na))
 
 
+DEAD_PORT = 7555
+LISTENER = """
+import ctypes, socket, sys, time
+ctypes.CDLL(None).prctl(15, b"fe-dead-lsn", 0, 0, 0)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", %d))
+s.listen(8)
+print("READY", flush=True)
+c, _ = s.accept()
+c.close()
+time.sleep(60)
+""" % DEAD_PORT
+CONNECT = """
+import socket, sys, time
+s = socket.socket()
+s.bind(("", 0))
+port = s.getsockname()[1]
+s.settimeout(3)
+try:
+    s.connect((sys.argv[1], %d))
+    time.sleep(float(sys.argv[2]))     # open across a dump of flowtop's
+    print("connected", port)
+except OSError as e:
+    print("refused" if isinstance(e, ConnectionRefusedError) else "error %%s" %% e, port)
+s.close()
+""" % DEAD_PORT
+
+
+def dead_listener_case():
+    """A listener whose process is killed stops owning its port: the next inbound SYN to
+    it (refused) is nobody's. The process's exit closes the socket after its namespaces
+    are gone, so the port's netns must come from the socket, not the task."""
+    A, B = setup_hosts("k")
+    bg = L.Background(FT, ["--netns", A.name, "--json", "--events=destroy", "-n", "--no-geoip",
+                           "-t", "1"])
+    time.sleep(2.5)
+    lsn = subprocess.Popen(A.cmd(["python3", "-c", LISTENER]), stdout=subprocess.PIPE, text=True)
+    first = lsn.stdout.readline().strip()
+    before = B.run(["python3", "-c", CONNECT, A4, "1.5"]).stdout.split()
+    time.sleep(0.3)
+    lsn.kill()          # the listener is still open: the exit path closes it
+    lsn.wait()
+    time.sleep(0.5)
+    after = B.run(["python3", "-c", CONNECT, A4, "0"]).stdout.split()
+    L.wait_until(lambda: int(A.run(["conntrack", "-C"]).stdout.strip() or 0) == 0, 15, 0.3)
+    time.sleep(1.5)
+    rc = bg.stop(signal.SIGINT, 10)
+    objs = [o for o in bg.objs()[0] if isinstance(o, dict)]
+    s = [o for o in objs if o.get("type") == "summary"]
+    if not s or s[-1].get("mode") != "ebpf":
+        rep.skip("dead-listener", "flowtop did not run in the eBPF mode: %r" % (
+            s[-1].get("mode") if s else bg.stderr()[-200:]))
+    else:
+        def owner(words):
+            port = int(words[-1]) if words and words[-1].isdigit() else -1
+            f = [o for o in objs if o.get("type") == "destroy" and o.get("dport") == DEAD_PORT
+                 and o.get("sport") == port]
+            return (f[0].get("comm"), f[0].get("pid")) if f else None
+        o1, o2 = owner(before), owner(after)
+        info("dead listener: %s then %s; owners %r then %r (listener pid %d)" % (
+            before, after, o1, o2, lsn.pid))
+        rep.check("dead-listener-made", rc == 0 and first == "READY" and before[:1] ==
+                  ["connected"] and after[:1] == ["refused"] and o1 and o2,
+                  "rc %r, listener %r, connects %r/%r, owners %r/%r" % (rc, first, before, after,
+                                                                      o1, o2))
+        rep.check("dead-listener-owned-then-not",
+                  o1 == ("fe-dead-lsn", lsn.pid) and o2 and o2[1] != lsn.pid,
+                  "owners of the accepted and the refused connection: %r, %r (listener pid "
+                  "%d)" % (o1, o2, lsn.pid))
+    A.destroy()
+    B.destroy()
+
+
 def main():
     t_start = time.monotonic()
     # is eBPF mode available at all? (auto mode, like the run that follows)
@@ -890,6 +964,16 @@ def main():
     pr = subprocess.run([FT, "--probe"], env=probe_env, capture_output=True, text=True)
     rep.check("task-reads-probe", "read by bpf_probe_read_kernel" in pr.stdout,
               "flowtop --probe with FLOWTOP_TASK_READS=probe said %r" % pr.stdout[-300:])
+    # the runs above used plain loads: Debian's 6.1 and 6.12 and this machine's 6.18 all let
+    # these programs call bpf_get_current_task_btf(), so a refusal here is a broken branch
+    rel = tuple(int(x) for x in os.uname().release.split(".")[:2] if x.isdigit())
+    pr = subprocess.run([FT, "--probe"], capture_output=True, text=True)
+    if rel >= (6, 1):
+        rep.check("task-reads-plain", "read by plain loads" in pr.stdout,
+                  "flowtop --probe on %s said %r" % (os.uname().release, pr.stdout[-300:]))
+    else:
+        rep.skip("task-reads-plain", "kernel %s: older than any kernel this was measured on"
+                 % os.uname().release)
     for i, rung in enumerate(("tp_btf", "raw_tp")):
         rr = scenario("ebpf", "r%d" % i, ["--rung-limit", rung],
                       env=probe_env if rung == "raw_tp" else None)
@@ -899,6 +983,8 @@ def main():
             rr.rm_cg()
         rr.A.destroy()
         rr.B.destroy()
+
+    dead_listener_case()
 
     fb = scenario("conntrack", "c")
     report_fallback(fb)
