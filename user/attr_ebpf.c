@@ -523,7 +523,11 @@ static void rec_unlink(struct ebpf *e, __u32 idx)
 	r->used = 0;
 }
 
-/* Drop records that waited too long (their flow is not tracked, or filtered). */
+/*
+ * Drop records that waited too long (their flow is not tracked, or
+ * filtered); with make_room, the oldest slot whatever its age, and only it:
+ * the store is full and one record is coming.
+ */
 static void rec_expire(struct ebpf *e, __u64 now, bool make_room)
 {
 	while (e->rec_count) {
@@ -533,12 +537,13 @@ static void rec_expire(struct ebpf *e, __u64 now, bool make_room)
 			if (!make_room && now - r->seen_ns < REC_WAIT_NS)
 				break;
 			rec_unlink(e, e->rec_head);
-			if (!e->recs[e->rec_head].joined)
+			if (!r->joined)
 				e->st.records_dropped++;
 		}
 		e->rec_head = (e->rec_head + 1) & (REC_CAP - 1);
 		e->rec_count--;
-		make_room = false;
+		if (make_room)
+			break;
 	}
 }
 
@@ -772,7 +777,7 @@ static int on_record(void *ctx, void *data, size_t len)
 	/* The conntrack event has not arrived yet: keep the record for it (and, with
 	 * containers around, for the host's entry of the same flow). */
 	if (e->rec_count == REC_CAP)
-		rec_expire(e, 0, true);
+		rec_expire(e, model_clock(), true);
 	idx = (e->rec_head + e->rec_count) & (REC_CAP - 1);
 	e->rec_count++;
 	r = &e->recs[idx];
