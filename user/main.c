@@ -350,8 +350,9 @@ static bool round_running(const struct app *a)
  */
 static bool new_events_wanted(const struct app *a)
 {
+	/* (a flow first seen by an UPDATE message is reported as new: updates need NEW too) */
 	if (strcmp(a->mode, "ebpf") ||
-	    (a->opts.out == OUT_JSON_EVENTS && (a->opts.event_types & EVENT_NEW)))
+	    (a->opts.out == OUT_JSON_EVENTS && (a->opts.event_types & (EVENT_NEW | EVENT_UPDATE))))
 		return true;
 	return !attr_ebpf_records_wait(a->dump_period_ns);
 }

@@ -246,6 +246,7 @@ int opts_parse(int argc, char **argv, struct opts *o, char *err, size_t errlen)
 		case OPT_ONCE: once = true; break;
 		case OPT_EVENTS:
 			events = true;
+			o->event_types = EVENT_ALL;
 			if (optarg && parse_event_types(optarg, &o->event_types) < 0) {
 				snprintf(err, errlen, "invalid --events '%s': give a list of new, "
 					 "update and destroy", optarg);

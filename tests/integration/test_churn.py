@@ -86,6 +86,9 @@ def groups_case():
         ("ebpf-events", ["--json", "--events"], NEW | UPDATE | DESTROY, "ebpf"),
         ("ebpf-events-destroy", ["--json", "--events=destroy"], DESTROY, "ebpf"),
         ("ebpf-events-new-destroy", ["--json", "--events=new,destroy"], NEW | DESTROY, "ebpf"),
+        # a flow first seen by an UPDATE message is reported as new: updates need NEW (and
+        # the table always needs DESTROY)
+        ("ebpf-events-update", ["--json", "--events=update"], NEW | UPDATE | DESTROY, "ebpf"),
         ("conntrack-events-destroy", ["--json", "--events=destroy", "--mode", "conntrack"],
          NEW | DESTROY, "conntrack"),
         ("conntrack-batch", ["--batch", "-t", "1", "--mode", "conntrack"], NEW | DESTROY,

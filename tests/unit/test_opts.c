@@ -69,6 +69,8 @@ static void test_output_modes(void **state)
 	assert_int_equal(o.event_types, EVENT_NEW | EVENT_DESTROY);
 	assert_int_equal(parse(&o, err, "--json", "--events=new,update,destroy", NULL), 0);
 	assert_int_equal(o.event_types, EVENT_ALL);
+	assert_int_equal(parse(&o, err, "--json", "--events=destroy", "--events"), 0);
+	assert_int_equal(o.event_types, EVENT_ALL);
 	assert_int_equal(parse(&o, err, "--json", "--events=delete", NULL), -1);
 	assert_non_null(strstr(err, "invalid --events 'delete'"));
 	assert_int_equal(parse(&o, err, "--json", "--events=new,", NULL), -1);
