@@ -71,11 +71,10 @@ static __always_inline void count(__u32 idx)
 
 /*
  * Set by user space when this kernel lets these programs call
- * bpf_get_current_task_btf() (6.18 does; older kernels refuse it in netfilter
- * and sockops programs): the task's fields are then plain loads rather than
- * a bpf_probe_read_kernel() call each, a third of a record's cost. The
- * verifier drops the branch not taken, so the other one may use what this
- * kernel refuses.
+ * bpf_get_current_task_btf() (Debian's 6.1 and 6.12 and 6.18 do; a load that
+ * fails with it is retried without): the task's fields are then plain loads
+ * rather than a bpf_probe_read_kernel() call each. The verifier drops the
+ * branch not taken, so the other one may use what this kernel refuses.
  */
 const volatile bool task_btf = false;
 
@@ -537,10 +536,6 @@ int BPF_KPROBE(ft_listen_kprobe, struct sock *sk)
 }
 
 /*
- * Rung "cgroup" (sockops): TCP_LISTEN_CB runs in listen() once the port is
- * assigned; asking for STATE_CB on that socket then reports its close.
- */
-/*
  * The socket's network namespace. Not the current task's: a process that
  * exits with a listener open closes it after its namespaces are released
  * (the task's nsproxy is NULL by then), and a socket may have been made in
@@ -623,6 +618,10 @@ static __always_inline void connect_record(struct bpf_sock_ops *skops)
 	submit(e);
 }
 
+/*
+ * Rung "cgroup" (sockops): TCP_LISTEN_CB runs in listen() once the port is
+ * assigned; asking for STATE_CB on that socket then reports its close.
+ */
 SEC("sockops")
 int ft_listen_sockops(struct bpf_sock_ops *skops)
 {

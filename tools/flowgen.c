@@ -63,6 +63,19 @@ static void set_port(struct sockaddr_storage *ss, int port)
 		((struct sockaddr_in6 *)ss)->sin6_port = htons((unsigned short)port);
 }
 
+/* A TCP listener on ss (SO_REUSEADDR), or -1 with the reason on stderr. */
+static int listener(int fam, int flags, const struct sockaddr_storage *ss, socklen_t len)
+{
+	int one = 1, l = socket(fam, SOCK_STREAM | flags, 0);
+
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l < 0 || bind(l, (const struct sockaddr *)ss, len) < 0 || listen(l, 4096) < 0) {
+		perror("flowgen: listen");
+		return -1;
+	}
+	return l;
+}
+
 /* Read conntrack events (DESTROY, or NEW and DESTROY) and drop them, every 2 ms. */
 static int ct_events(int all, double secs)
 {
@@ -156,15 +169,12 @@ int main(int argc, char **argv)
 	t0 = now_s();
 	end = t0 + secs;
 	if (!strcmp(argv[1], "tcp-listen")) {
-		int one = 1, l = socket(fam, SOCK_STREAM, 0);
+		int l = listener(fam, 0, &ss, len);
 		struct timeval tv = { 0, 200000 };
 
-		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		if (bind(l, (struct sockaddr *)&ss, len) < 0 || listen(l, 4096) < 0) {
-			perror("flowgen: listen");
+		if (l < 0)
 			return 1;
-		}
+		setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		while (now_s() < end) {
 			int c = accept(l, NULL, NULL);
 
@@ -189,13 +199,10 @@ int main(int argc, char **argv)
 		}
 	} else if (!strcmp(argv[1], "tcp-churn")) {
 		struct linger lg = { 1, 0 };
-		int one = 1, l = socket(fam, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		int l = listener(fam, SOCK_NONBLOCK, &ss, len);
 
-		setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(l, (struct sockaddr *)&ss, len) < 0 || listen(l, 4096) < 0) {
-			perror("flowgen: listen");
+		if (l < 0)
 			return 1;
-		}
 		while (now_s() < end) {
 			for (int i = 0; i < 64; i++) {
 				int s = socket(fam, SOCK_STREAM, 0), c;

@@ -307,9 +307,8 @@ static int load_with(struct ebpf *e, const enum attr_rung *rung, unsigned int ri
 {
 	struct bpf_program *prog;
 	const char *cgroot = cgroup_root();
-	int cgfd = -1, err;
-
 	const char *reads = getenv("FLOWTOP_TASK_READS");
+	int cgfd = -1, err;
 	bool direct = task_btf_refused != 1;
 
 	/* as on kernels that refuse bpf_get_current_task_btf() here (tests use it) */
@@ -355,8 +354,8 @@ again:
 		direct = false;
 		goto again;
 	}
-	if (!e->skel->rodata->task_btf && task_btf_refused < 0 && !err)
-		task_btf_refused = 1;
+	if (!err && !direct && task_btf_refused < 0)
+		task_btf_refused = 1;	/* loaded once it was left out */
 	if (err) {
 		snprintf(why, whylen, "load: %s%s%s", strerror(-err), libbpf_last[0] ? ": " : "",
 			 libbpf_last);

@@ -173,16 +173,17 @@ static int parse_event_types(const char *s, unsigned int *out)
 		const char *name;
 		unsigned int bit;
 	} names[] = { { "new", EVENT_NEW }, { "update", EVENT_UPDATE }, { "destroy", EVENT_DESTROY } };
+	const size_t nnames = sizeof(names) / sizeof(names[0]);
 	unsigned int mask = 0;
 
 	for (;;) {
 		size_t len = strcspn(s, ",");
 		size_t i;
 
-		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		for (i = 0; i < nnames; i++)
 			if (strlen(names[i].name) == len && !strncmp(s, names[i].name, len))
 				break;
-		if (i == sizeof(names) / sizeof(names[0]))
+		if (i == nnames)
 			return -1;
 		mask |= names[i].bit;
 		if (!s[len])
