@@ -58,7 +58,13 @@ struct app {
 	/* the watched netns' table size and limit (fds opened there), read after each dump */
 	int ct_count_fd, ct_max_fd;
 	unsigned long ct_count, ct_max;
-	bool table_full;
+	bool table_full;		/* at the limit, or it dropped/evicted since the last read */
+	/* its drop and early_drop statistics (/proc/net/stat/nf_conntrack) */
+	int ct_stat_fd;
+	bool ct_stat_read;		/* ct_drop_last/ct_early_last hold a reading */
+	unsigned long long ct_drop_last, ct_early_last;
+	unsigned long long ct_dropped;	/* packets dropped for a full table, since start */
+	unsigned long long ct_evicted;	/* unreplied entries evicted for room, since start */
 	/* how long each turn of the event loop took, and turns that handled a key */
 	struct lat_hist loop_lat;
 	struct lat_hist key_lat;

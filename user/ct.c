@@ -1,4 +1,5 @@
 /* ct.c - conntrack over netlink (libmnl): message parsing, dumps in bounded batches, events. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -661,4 +662,60 @@ int ct_dump_step(struct ct_engine *ce, int budget)
 	if (ret == 1)
 		ce->st.dumps++;
 	return ret;
+}
+
+/* ---- /proc/net/stat/nf_conntrack ---- */
+
+int ct_stat_parse(const char *text, unsigned long long *drop, unsigned long long *early_drop)
+{
+	int col_drop = -1, col_early = -1, col = 0;
+	const char *p = text, *eol = strchr(text, '\n');
+
+	*drop = *early_drop = 0;
+	if (!eol)
+		return -EINVAL;
+	/* header: names separated by blanks */
+	while (p < eol) {
+		size_t n;
+
+		while (p < eol && (*p == ' ' || *p == '\t'))
+			p++;
+		if (p == eol)
+			break;
+		n = strcspn(p, " \t\n");
+		if (n == 4 && !strncmp(p, "drop", 4))
+			col_drop = col;
+		else if (n == 10 && !strncmp(p, "early_drop", 10))
+			col_early = col;
+		col++;
+		p += n;
+	}
+	if (col_drop < 0 && col_early < 0)
+		return -EINVAL;
+	/* one line of hex numbers per CPU */
+	for (p = eol + 1; *p; ) {
+		for (col = 0; *p && *p != '\n'; col++) {
+			char *end;
+			unsigned long long v;
+
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (!*p || *p == '\n')
+				break;
+			if (!isxdigit((unsigned char)*p))
+				return -EINVAL;
+			errno = 0;
+			v = strtoull(p, &end, 16);
+			if (errno || (*end && *end != ' ' && *end != '\t' && *end != '\n'))
+				return -EINVAL;
+			if (col == col_drop)
+				*drop += v;
+			else if (col == col_early)
+				*early_drop += v;
+			p = end;
+		}
+		if (*p == '\n')
+			p++;
+	}
+	return 0;
 }

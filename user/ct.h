@@ -91,4 +91,13 @@ int ct_dump_step(struct ct_engine *ce, int budget);
 
 const struct ct_stats *ct_stats(const struct ct_engine *ce);
 
+/*
+ * The kernel's per-CPU conntrack statistics (/proc/net/stat/nf_conntrack, one
+ * namespace's): sums of the "drop" column (packets dropped, mostly new
+ * connections that found the table full) and of "early_drop" (unreplied
+ * entries evicted to make room). Columns are found by the header's names.
+ * Returns 0, or -EINVAL when the text has neither column or a bad number.
+ */
+int ct_stat_parse(const char *text, unsigned long long *drop, unsigned long long *early_drop);
+
 #endif

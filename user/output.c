@@ -319,8 +319,9 @@ void json_summary(FILE *out, const struct app *a)
 		a->model.destroyed, a->model.swept, ft_memory(a->model.ft));
 	fprintf(out, ",\"netns_watched\":%u,\"uid\":%u", a->nwatch, (unsigned)getuid());
 	fprintf(out, ",\"new_events\":%s", a->ct && ct_events_new_on(a->ct) ? "true" : "false");
-	fprintf(out, ",\"table_full\":%s,\"ct_count\":%lu,\"ct_max\":%lu",
-		a->table_full ? "true" : "false", a->ct_count, a->ct_max);
+	fprintf(out, ",\"table_full\":%s,\"ct_count\":%lu,\"ct_max\":%lu,\"ct_dropped\":%llu,"
+		"\"ct_evicted\":%llu", a->table_full ? "true" : "false", a->ct_count, a->ct_max,
+		a->ct_dropped, a->ct_evicted);
 	fprintf(out, ",\"loop_us\":{\"n\":%llu,\"p50\":%llu,\"p99\":%llu,\"max\":%llu}",
 		(unsigned long long)a->loop_lat.n, (unsigned long long)lat_pct(&a->loop_lat, 0.5),
 		(unsigned long long)lat_pct(&a->loop_lat, 0.99), (unsigned long long)a->loop_lat.max);

@@ -201,6 +201,44 @@ static void test_missing_id(void **state)
 	assert_int_equal(ct_parse(nlh, nlh->nlmsg_len, &m), -EINVAL);
 }
 
+/* /proc/net/stat/nf_conntrack: per-CPU hex columns, found by name */
+static void test_stat(void **state)
+{
+	unsigned long long d, e;
+	/* 6.x layout (two CPUs) */
+	const char *six =
+		"entries  clashres found new invalid ignore delete chainlength insert insert_failed "
+		"drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n"
+		"0000012c  00000000 00000000 00000000 00000003 00000021 00000000 00000000 00000000 "
+		"00000000 00004028 0000012c 00000000  00000000 00000000 00000000 00000000\n"
+		"0000012c  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 "
+		"00000000 00000010 00000001 00000000  00000000 00000000 00000000 00000000\n";
+	/* an older layout: other columns before them, no trailing newline */
+	const char *old =
+		"entries searched found new invalid ignore delete delete_list insert insert_failed "
+		"drop early_drop icmp_error expect_new expect_create expect_delete search_restart\n"
+		"00000005 0 0 0 0 0 0 0 0 0 ff 2 0 0 0 0 0";
+
+	(void)state;
+	assert_int_equal(ct_stat_parse(six, &d, &e), 0);
+	assert_int_equal(d, 0x4028 + 0x10);
+	assert_int_equal(e, 0x12c + 1);
+	assert_int_equal(ct_stat_parse(old, &d, &e), 0);
+	assert_int_equal(d, 255);
+	assert_int_equal(e, 2);
+	/* header only: nothing counted yet */
+	assert_int_equal(ct_stat_parse("entries drop early_drop\n", &d, &e), 0);
+	assert_int_equal(d + e, 0);
+	/* bad input */
+	assert_int_equal(ct_stat_parse("", &d, &e), -EINVAL);
+	assert_int_equal(ct_stat_parse("entries found\n1 2\n", &d, &e), -EINVAL);
+	assert_int_equal(ct_stat_parse("drop early_drop\n1 zz\n", &d, &e), -EINVAL);
+	assert_int_equal(ct_stat_parse("drop early_drop\n-1 2\n", &d, &e), -EINVAL);
+	assert_int_equal(ct_stat_parse("drop early_drop\n1x 2\n", &d, &e), -EINVAL);
+	assert_int_equal(ct_stat_parse("drop early_drop\nffffffffffffffffff 2\n", &d, &e),
+			 -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -208,7 +246,7 @@ int main(void)
 		cmocka_unit_test(test_no_counters),	cmocka_unit_test(test_ipv6_udp_nat),
 		cmocka_unit_test(test_icmp),		cmocka_unit_test(test_sctp_state),
 		cmocka_unit_test(test_truncated_and_corrupt),
-		cmocka_unit_test(test_missing_id),
+		cmocka_unit_test(test_missing_id),	cmocka_unit_test(test_stat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
