@@ -65,6 +65,7 @@ struct app {
 	unsigned long long ct_drop_last, ct_early_last;
 	unsigned long long ct_dropped;	/* packets dropped for a full table, since start */
 	unsigned long long ct_evicted;	/* unreplied entries evicted for room, since start */
+	__u64 table_full_end_ns;	/* when it stopped being full (model_clock) */
 	/* how long each turn of the event loop took, and turns that handled a key */
 	struct lat_hist loop_lat;
 	struct lat_hist key_lat;

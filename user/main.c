@@ -16,6 +16,7 @@
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -415,6 +416,9 @@ static unsigned long read_ulong(int fd)
 	return strtoul(buf, NULL, 10);
 }
 
+/* how long the status line says the table was full, after it is not */
+#define TABLE_WAS_FULL_NS (30ULL * 1000000000ULL)
+
 /* The kernel's drop and early_drop counts of the watched netns; false if unreadable. */
 static bool read_ct_stat(int fd, unsigned long long *drop, unsigned long long *early)
 {
@@ -455,9 +459,10 @@ static bool read_ct_stat(int fd, unsigned long long *drop, unsigned long long *e
  */
 static void check_table_full(struct app *a)
 {
-	static const char tag[] = "conntrack table full";
+	static const char tag[] = "conntrack table full", was_tag[] = "conntrack table was full";
 	bool was = a->table_full, dropped = false;
 	unsigned long long drop, early;
+	__u64 now = model_clock();
 
 	a->ct_count = read_ulong(a->ct_count_fd);
 	a->ct_max = read_ulong(a->ct_max_fd);
@@ -494,6 +499,19 @@ static void check_table_full(struct app *a)
 		if (!was && a->opts.out != OUT_UI)
 			fprintf(stderr, "flowtop: warning: %s\n", a->warning);
 	} else if (was && !strncmp(a->warning, tag, sizeof(tag) - 1)) {
+		/* a full table may last less than one refresh: the line stays a while */
+		time_t t = time(NULL);
+		struct tm tm;
+		char hms[16] = "";
+
+		if (localtime_r(&t, &tm))
+			strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+		snprintf(a->warning, sizeof(a->warning),
+			 "%s until %s (%llu packets dropped, %llu entries evicted in all)", was_tag,
+			 hms, a->ct_dropped, a->ct_evicted);
+		a->table_full_end_ns = now;
+	} else if (!a->table_full && !strncmp(a->warning, was_tag, sizeof(was_tag) - 1) &&
+		   now - a->table_full_end_ns >= TABLE_WAS_FULL_NS) {
 		a->warning[0] = 0;
 	}
 }

@@ -7,7 +7,8 @@
 2. Full table: nf_conntrack_max (global: child namespaces cannot set their own) is lowered
    for a few seconds below what a burst makes; flowtop says so once on stderr and in the
    summary (table_full), keeps running, and clears it when the limit is back; also when the
-   table was back under its limit before flowtop looked (the kernel's drop counters).
+   table was back under its limit before flowtop looked (the kernel's drop counters); in the
+   view (tmux), the status line says so, and that it was full for a while after.
 3. Signals: SIGHUP, SIGTERM and a crash signal (SIGSEGV) while eBPF programs are attached:
    sysctls are put back and no program of flowtop is left.
 4. The interactive view ended by SIGTERM, and crashed (SIGSEGV), in tmux: the terminal is
@@ -96,7 +97,7 @@ def table_full():
     with open("/proc/sys/net/netfilter/nf_conntrack_count") as f:
         host_count = int(f.read())
     if host_count > 64:
-        for c in ("table-full", "table-full-after-gc"):
+        for c in ("table-full", "table-full-after-gc", "table-full-view", "table-was-full-view"):
             rep.skip(c, "the host's own table has %d entries: lowering the global "
                      "nf_conntrack_max would drop its connections" % host_count)
         return
@@ -167,6 +168,30 @@ def table_full():
               first["ct_dropped"] > 0 and "packets dropped" in lines[0],
               "full seen %s (%r), cleared %s, alive %s, rc %r, stderr lines %r" % (
                   full, first, cleared, alive, rc, lines))
+
+    # 3. The view, as a person sees it: the status line says so while it is full, and for a
+    #    while after (a full table often lasts less than one refresh)
+    ns = L.Netns("rbv")
+    t = Tmux("tf", cols=140, lines=20)
+    t.keys("%s --netns %s --mode conntrack --no-geoip -t 0.5; echo FT_EXIT=$?" % (
+        FT, ns.name), "Enter")
+    up = t.wait("[Flows]", 10)
+    set_max(300)
+    try:
+        burst(ns, 600, 20000)
+        full = t.wait("conntrack table full (", 5)
+        scr_full = t.screen()
+    finally:
+        set_max(old)
+    was = t.wait("conntrack table was full until", 5)
+    scr_was = t.screen()
+    t.keys("q")
+    ended = t.wait("FT_EXIT=0", 10)
+    status = lambda scr: [l.strip() for l in scr.splitlines() if "conntrack table" in l][-1:]
+    rep.check("table-full-view", up and full and ended and "packets dropped" in scr_full,
+              "view up %s, full line %r, q exit 0 %s" % (up, status(scr_full), ended))
+    rep.check("table-was-full-view", was and "entries evicted in all" in scr_was,
+              "after: %r" % status(scr_was))
 
 
 def signals():
@@ -305,7 +330,7 @@ def main():
         table_full()
     else:
         for c in ("overrun-counted", "overrun-consistent", "overrun-exit", "table-full",
-                  "table-full-after-gc"):
+                  "table-full-after-gc", "table-full-view", "table-was-full-view"):
             rep.skip(c, "no flowgen binary at %s (make test builds it)" % FLOWGEN)
     signals()
     ui_crash_and_storm()
