@@ -169,8 +169,20 @@ static __always_inline void mark_dns(const struct attr_event *e, __u64 cookie)
 {
 	__u8 one = 1;
 
-	if (e->dport == DNS_PORT && cookie && (e->proto == IPPROTO_UDP || e->proto == IPPROTO_TCP))
+	if (e->dport != DNS_PORT || (e->proto != IPPROTO_UDP && e->proto != IPPROTO_TCP))
+		return;
+	if (cookie) {
 		bpf_map_update_elem(&dns_socks, &cookie, &one, BPF_ANY);
+	} else if (e->proto == IPPROTO_UDP) {
+		/* no cookie to mark (this program type cannot make one): mark the flow */
+		struct dns_flow_key k = {};
+
+		__builtin_memcpy(k.laddr, e->saddr, sizeof(k.laddr));
+		__builtin_memcpy(k.raddr, e->daddr, sizeof(k.raddr));
+		k.lport = e->sport;
+		k.family = e->family;
+		bpf_map_update_elem(&dns_flows, &k, &one, BPF_ANY);
+	}
 }
 
 /*

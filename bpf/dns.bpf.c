@@ -57,6 +57,9 @@ int dns_answer(struct __sk_buff *skb)
 	struct dns_event *ev;
 	struct l4 h = {};
 	__u32 l3len, plen, off, n;
+	__u64 cookie;
+	__u16 lport;
+	bool asked;
 	__u8 proto, family;
 	__u8 saddr[16] = {}, daddr[16] = {};
 
@@ -100,15 +103,14 @@ int dns_answer(struct __sk_buff *skb)
 
 		if ((void *)(ports + 2) > end || ports[0] != bpf_htons(DNS_PORT))
 			return 1;
+		lport = bpf_ntohs(ports[1]);
 	}
 	/* from port 53: an answer only if the socket asked something */
-	{
-		__u64 cookie = bpf_get_socket_cookie(skb);
-
-		if (!bpf_map_lookup_elem(&dns_socks, &cookie)) {
-			count(DNS_CNT_UNASKED);
-			return 1;
-		}
+	cookie = bpf_get_socket_cookie(skb);
+	asked = bpf_map_lookup_elem(&dns_socks, &cookie) != NULL;
+	if (!asked && proto != IPPROTO_UDP) {
+		count(DNS_CNT_UNASKED);
+		return 1;
 	}
 	/* a DNS packet: now the careful reads */
 	if (family == AF_INET) {
@@ -125,6 +127,23 @@ int dns_answer(struct __sk_buff *skb)
 			return 1;
 		__builtin_memcpy(saddr, &ip6.saddr, 16);
 		__builtin_memcpy(daddr, &ip6.daddr, 16);
+	}
+	if (!asked) {
+		/* a socket with no cookie when it sent (sendto): its flow was marked */
+		struct dns_flow_key k = {};
+		__u8 one = 1;
+
+		__builtin_memcpy(k.laddr, daddr, sizeof(k.laddr));
+		__builtin_memcpy(k.raddr, saddr, sizeof(k.raddr));
+		k.lport = lport;
+		k.family = family;
+		if (!bpf_map_lookup_elem(&dns_flows, &k)) {
+			count(DNS_CNT_UNASKED);
+			return 1;
+		}
+		/* it has a cookie now (made above): its later answers and flows use that */
+		bpf_map_update_elem(&dns_socks, &cookie, &one, BPF_ANY);
+		bpf_map_delete_elem(&dns_flows, &k);
 	}
 	if (proto == IPPROTO_UDP) {
 		if (bpf_skb_load_bytes(skb, l3len, &h, 4) < 0 || plen < 8)

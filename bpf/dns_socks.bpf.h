@@ -1,6 +1,6 @@
-/* dns_socks.bpf.h - sockets that began a flow to port 53: one map, two BPF objects.
+/* dns_socks.bpf.h - sockets that began a flow to port 53: maps shared by two BPF objects.
  * attr.bpf.c marks them; dns.bpf.c reads answers to them only (user space hands it the
- * attribution object's map with bpf_map__reuse_fd). */
+ * attribution object's maps with bpf_map__reuse_fd). */
 #ifndef FLOWTOP_DNS_SOCKS_BPF_H
 #define FLOWTOP_DNS_SOCKS_BPF_H
 
@@ -10,5 +10,25 @@ struct {
 	__type(key, __u64);	/* socket cookie */
 	__type(value, __u8);
 } dns_socks SEC(".maps");
+
+/*
+ * A UDP flow to port 53 whose socket had no cookie yet when its first packet left (a
+ * socket neither bound nor connected: sendto). Its answer comes back to this address and
+ * port; dns.bpf.c then marks the socket by its cookie (made by then) and drops the entry.
+ */
+struct dns_flow_key {
+	__u8 laddr[16];		/* the local end; IPv4 in the first 4 bytes */
+	__u8 raddr[16];		/* the server */
+	__u16 lport;		/* host order */
+	__u8 family;
+	__u8 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct dns_flow_key);
+	__type(value, __u8);
+} dns_flows SEC(".maps");
 
 #endif

@@ -1080,6 +1080,11 @@ int attr_ebpf_dns_socks_fd(void)
 	return ebpf_state.skel ? bpf_map__fd(ebpf_state.skel->maps.dns_socks) : -1;
 }
 
+int attr_ebpf_dns_flows_fd(void)
+{
+	return ebpf_state.skel ? bpf_map__fd(ebpf_state.skel->maps.dns_flows) : -1;
+}
+
 const struct attr_probe *attr_ebpf_probed(void)
 {
 	return &ebpf_state.probe;

@@ -65,6 +65,8 @@ __u64 bpf_percpu_sum(int map_fd, __u32 key);
 
 /* The attribution programs' map of sockets that began a flow to port 53, or -1. */
 int attr_ebpf_dns_socks_fd(void);
+/* Their map of such flows from sockets that had no cookie yet (sendto), or -1. */
+int attr_ebpf_dns_flows_fd(void);
 
 void attr_ebpf_configure(unsigned int ring_bytes, enum attr_rung min_rung);
 const struct attr_probe *attr_ebpf_probed(void);

@@ -64,13 +64,15 @@ int dnscap_open(char *why, size_t whylen)
 		goto out;
 	}
 	bpf_map__set_max_entries(D.skel->maps.dns_events, RING_BYTES);
-	/* the sockets that asked: marked by the attribution programs, in their map */
-	if (attr_ebpf_dns_socks_fd() < 0) {
+	/* the sockets that asked: marked by the attribution programs, in their maps */
+	if (attr_ebpf_dns_socks_fd() < 0 || attr_ebpf_dns_flows_fd() < 0) {
 		err = -ENOENT;
 		snprintf(why, whylen, "needs the eBPF attribution programs");
 		goto fail;
 	}
 	err = bpf_map__reuse_fd(D.skel->maps.dns_socks, attr_ebpf_dns_socks_fd());
+	if (!err)
+		err = bpf_map__reuse_fd(D.skel->maps.dns_flows, attr_ebpf_dns_flows_fd());
 	if (err) {
 		snprintf(why, whylen, "map: %s", strerror(-err));
 		goto fail;

@@ -24,10 +24,12 @@
   Ends on SIGTERM/SIGINT or after --max-time seconds (default 600).
 
     dnsfake.py client (--gai NAME | --query NAME | --evil-qname | --addr ADDR)
-                      [--family 4|6] [--type A|AAAA] [--server ADDR] [--server-port 53] [--tcp]
+                      [--family 4|6] [--type A|AAAA] [--server ADDR] [--server-port 53]
+                      [--tcp | --unconnected]
                       [--connect PORT] [--proto tcp|udp] [--bind ADDR] [--hold S] [--comm NAME]
 
-  Resolves a name (getaddrinfo, or its own query over UDP/TCP to --server) or takes an
+  Resolves a name (getaddrinfo, or its own query over UDP/TCP to --server; --unconnected: from
+  a UDP socket neither bound nor connected, with sendto and recvfrom) or takes an
   address, connects to the first answer and sends a few bytes, prints one JSON line
   {"ok":..,"answers":[..],"dst":..,"src":..,"sport":..}, then keeps the socket open for --hold
   seconds (default 0) or until stdin closes, prints "CLOSED" and exits.
@@ -529,8 +531,9 @@ def serve(argv):
 # --------------------------------------------------------------------------
 # clients
 
-def query(server, labels, qtype, tcp=False, port=53, timeout=3.0, qid=None):
-    """Send one query, return (parsed response, raw bytes). Raises on timeout or garbage."""
+def query(server, labels, qtype, tcp=False, port=53, timeout=3.0, qid=None, connected=True):
+    """Send one query, return (parsed response, raw bytes). Raises on timeout or garbage.
+    connected=False: a UDP socket that is neither bound nor connected (sendto, recvfrom)."""
     qid = qid if qid is not None else (os.getpid() * 7 + int(time.monotonic() * 1000)) & 0xffff
     q = build_query(qid, labels, qtype)
     fam = socket.AF_INET6 if ":" in server else socket.AF_INET
@@ -557,14 +560,19 @@ def query(server, labels, qtype, tcp=False, port=53, timeout=3.0, qid=None):
     else:
         s = socket.socket(fam, socket.SOCK_DGRAM)
         try:
-            s.connect((server, port))
-            s.send(q)
+            if connected:
+                s.connect((server, port))
+                s.send(q)
+            else:
+                s.sendto(q, (server, port))
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError("no UDP answer from %s" % server)
                 s.settimeout(left)
-                raw = s.recv(65535)
+                raw, peer = s.recvfrom(65535)
+                if peer[1] != port:
+                    continue
                 if len(raw) >= 2 and struct.unpack("!H", raw[:2])[0] == qid:
                     break
         finally:
@@ -615,7 +623,8 @@ def _wait_stdin(seconds):
 def client(argv):
     o = _opts(argv, {"--gai": "one", "--query": "one", "--evil-qname": "flag", "--addr": "one",
                      "--family": "one", "--type": "one", "--server": "one",
-                     "--server-port": "one", "--tcp": "flag", "--connect": "one",
+                     "--server-port": "one", "--tcp": "flag", "--unconnected": "flag",
+                     "--connect": "one",
                      "--proto": "one", "--bind": "one", "--hold": "one", "--comm": "one"})
     if o["--comm"]:
         set_comm(o["--comm"])
@@ -633,7 +642,7 @@ def client(argv):
             res["qname"] = name_text(labels)
             qtype = TYPE_NUMS[(o["--type"] or ("AAAA" if fam6 else "A")).upper()]
             m, _ = query(o["--server"] or "127.0.0.1", labels, qtype, tcp=o["--tcp"],
-                         port=int(o["--server-port"] or 53))
+                         port=int(o["--server-port"] or 53), connected=not o["--unconnected"])
             res["rcode"] = m["rcode"]
             res["answers"] = addresses(m, qtype)
         elif o["--addr"]:

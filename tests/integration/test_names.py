@@ -8,6 +8,7 @@ the one in /etc/netns/NS/resolv.conf ("nameserver 127.0.0.1"), answered inside N
 
   dnsmasq   web.test A 10.77.0.2 and AAAA fd77::2, other.test A 10.77.0.2, alias.test CNAME
             cname-target.test A 10.77.0.5, v6dns.test A 10.77.0.7, canary.test A 10.77.0.9,
+            sendto.test A 10.77.0.10, sendto6.test A 10.77.0.12,
             PTR 10.77.0.2 web-ptr.test, PTR 10.77.0.3 host3-ptr.test, NXDOMAIN for other
             private addresses (queries logged to a file);
   dnsfake   (this directory) on 127.0.0.2:53/tcp: tcp.test A 10.77.0.6; in the other
@@ -18,7 +19,8 @@ Checks (names ebpf-*, ct-*, off-*, evil-*, silent-*):
   --mode=ebpf --json --events: a flow made after an application resolved a name carries that
     name (dst_name, dst_name_from "dns") in its new and destroy events: A via getaddrinfo,
     AAAA, a CNAME chain (the name asked, not the target), the latest answer before the flow
-    wins, a query over IPv6 transport and one over TCP; a flow to an address nobody asked for
+    wins, a query over IPv6 transport, one over TCP and from UDP sockets neither bound nor
+    connected (sendto, over IPv4 and IPv6); a flow to an address nobody asked for
     gets its PTR (from "ptr") by its destroy event, NXDOMAIN gives null; PTR answers (TTL 0,
     clamped to >= 30 s) and NXDOMAIN are cached (one query each for two flows); loopback,
     multicast and link-local addresses are never looked up; the summary's "names" object.
@@ -478,7 +480,8 @@ def dnsmasq_start(ns, logpath):
             "--bind-interfaces", "--pid-file=", "--user=root", "--group=root", "--bogus-priv",
             "--address=/web.test/10.77.0.2", "--address=/web.test/fd77::2",
             "--address=/other.test/10.77.0.2", "--address=/v6dns.test/10.77.0.7",
-            "--address=/canary.test/10.77.0.9",
+            "--address=/canary.test/10.77.0.9", "--address=/sendto.test/10.77.0.10",
+            "--address=/sendto6.test/10.77.0.12",
             "--host-record=cname-target.test,10.77.0.5",
             "--cname=alias.test,cname-target.test",
             "--ptr-record=2.0.77.10.in-addr.arpa,web-ptr.test",
@@ -533,6 +536,12 @@ def run_ebpf(ns, log):
     v6dns = cl("v6dns", ["--query", "v6dns.test", "--server", "::1", "--bind", CLI4])
     tcpdns = cl("tcpdns", ["--query", "tcp.test", "--server", "127.0.0.2", "--tcp",
                            "--bind", CLI4])
+    # a socket neither bound nor connected (sendto/recvfrom, as dnspython): it has no
+    # socket cookie when its first packet leaves
+    sendto = cl("sendto", ["--query", "sendto.test", "--server", "127.0.0.1", "--unconnected",
+                           "--bind", CLI4])
+    sendto6 = cl("sendto6", ["--query", "sendto6.test", "--server", "::1", "--unconnected",
+                             "--bind", CLI4])
     host3 = cl("host3", ["--addr", "10.77.0.3", "--bind", CLI4])
     # a forged answer for 10.77.0.8 to a socket that asked nothing must not name it
     forged = forge_answer(ns, "10.77.0.8")
@@ -570,6 +579,8 @@ def run_ebpf(ns, log):
     expect_name(P, "asked-cname", ft, alias, "alias.test", "dns")
     expect_name(P, "asked-over-ipv6", ft, v6dns, "v6dns.test", "dns")
     expect_name(P, "asked-over-tcp", ft, tcpdns, "tcp.test", "dns")
+    expect_name(P, "asked-unconnected-udp", ft, sendto, "sendto.test", "dns")
+    expect_name(P, "asked-unconnected-udp6", ft, sendto6, "sendto6.test", "dns")
     # the PTR is asked when the flow is first printed: the destroy event has it
     expect_name(P, "ptr", ft, host3, "host3-ptr.test", "ptr", kinds=("destroy",))
     expect_name(P, "ptr-cached-flow", ft, host3b, "host3-ptr.test", "ptr", kinds=("destroy",))
@@ -747,7 +758,8 @@ def part_dnsmasq(ebpf, why):
                      "tools/deps.sh test)" % DNSMASQ)
         return
     ns = make_ns("nm", v4=["10.77.0.2", "10.77.0.3", "10.77.0.5", "10.77.0.6", "10.77.0.7",
-                           "10.77.0.8", "10.77.0.9", CLI4, "169.254.7.7"],
+                           "10.77.0.8", "10.77.0.9", "10.77.0.10", "10.77.0.12", CLI4,
+                           "169.254.7.7"],
                  v6=["fd77::2", CLI6], routes=["route add 224.0.0.0/4 dev lo"])
     d = tmpdir()
     logpath = os.path.join(d, "dnsmasq.log")
