@@ -57,7 +57,6 @@ struct app {
 	__u64 dump_period_ns;		/* counters are this old at most (> interval: big table) */
 	/* the watched netns' table size and limit (fds opened there), read after each dump */
 	int ct_count_fd, ct_max_fd;
-	int ct_host_max_fd;		/* with --netns: the starting namespace's limit, or -1 */
 	unsigned long ct_count, ct_max;
 	bool table_full;		/* at the limit, or it dropped/evicted since the last read */
 	/* its drop and early_drop statistics (/proc/net/stat/nf_conntrack) */

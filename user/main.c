@@ -466,12 +466,6 @@ static void check_table_full(struct app *a)
 
 	a->ct_count = read_ulong(a->ct_count_fd);
 	a->ct_max = read_ulong(a->ct_max_fd);
-	if (a->ct_host_max_fd >= 0) {
-		unsigned long host = read_ulong(a->ct_host_max_fd);
-
-		if (host && (!a->ct_max || host < a->ct_max))
-			a->ct_max = host;
-	}
 	if (read_ct_stat(a->ct_stat_fd, &drop, &early)) {
 		if (a->ct_stat_read) {
 			unsigned long long dd = drop - a->ct_drop_last, de = early - a->ct_early_last;
@@ -1161,12 +1155,6 @@ int main(int argc, char **argv)
 	block_signals();
 	sysctl_recover();
 
-	/*
-	 * The limit of the namespace flowtop starts in (normally the host's): kernels with a
-	 * limit per namespace apply the smaller of the watched one's and the host's.
-	 */
-	app.ct_host_max_fd = app.opts.netns ? open("/proc/sys/net/netfilter/nf_conntrack_max",
-						   O_RDONLY | O_CLOEXEC) : -1;
 	if (app.opts.netns) {
 		r = enter_netns(app.opts.netns, nspath, sizeof(nspath));
 		if (r < 0) {
