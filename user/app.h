@@ -3,6 +3,7 @@
 #define FLOWTOP_APP_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "ct.h"
 #include "latency.h"
@@ -59,13 +60,12 @@ struct app {
 	int ct_count_fd, ct_max_fd;
 	unsigned long ct_count, ct_max;
 	bool table_full;		/* at the limit, or it dropped/evicted since the last read */
-	/* its drop and early_drop statistics (/proc/net/stat/nf_conntrack) */
-	int ct_stat_fd;
-	bool ct_stat_read;		/* ct_drop_last/ct_early_last hold a reading */
-	unsigned long long ct_drop_last, ct_early_last;
+	/* its per-CPU drop statistics */
+	struct ct_cpu_reader *ct_cpu;
 	unsigned long long ct_dropped;	/* packets dropped for a full table, since start */
 	unsigned long long ct_evicted;	/* unreplied entries evicted for room, since start */
-	__u64 table_full_end_ns;	/* when it stopped being full (model_clock) */
+	__u64 table_full_end_ns;	/* when it was seen not full again (model_clock) */
+	time_t table_full_seen;		/* the last reading that found it full */
 	/* how long each turn of the event loop took, and turns that handled a key */
 	struct lat_hist loop_lat;
 	struct lat_hist key_lat;

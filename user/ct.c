@@ -1,10 +1,10 @@
 /* ct.c - conntrack over netlink (libmnl): message parsing, dumps in bounded batches, events. */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -664,58 +664,211 @@ int ct_dump_step(struct ct_engine *ce, int budget)
 	return ret;
 }
 
-/* ---- /proc/net/stat/nf_conntrack ---- */
+/* ---- per-CPU statistics (IPCTNL_MSG_CT_GET_STATS_CPU) ---- */
 
-int ct_stat_parse(const char *text, unsigned long long *drop, unsigned long long *early_drop)
+int ct_cpu_stat_parse(const struct nlmsghdr *nlh, size_t len, unsigned int *cpu,
+		      struct ct_cpu_stat *st)
 {
-	int col_drop = -1, col_early = -1, col = 0;
-	const char *p = text, *eol = strchr(text, '\n');
+	const struct nfgenmsg *nfg;
+	const struct nlattr *a;
+	const char *end;
 
-	*drop = *early_drop = 0;
-	if (!eol)
+	memset(st, 0, sizeof(*st));
+	if (len < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
 		return -EINVAL;
-	/* header: names separated by blanks */
-	while (p < eol) {
-		size_t n;
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) != IPCTNL_MSG_CT_GET_STATS_CPU)
+		return -ENOENT;
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)))
+		return -EINVAL;
+	nfg = mnl_nlmsg_get_payload(nlh);
+	*cpu = ntohs(nfg->res_id);
+	/* to nlmsg_len exactly, as in ct_parse() */
+	end = (const char *)nlh + nlh->nlmsg_len;
+	for (a = (const struct nlattr *)((const char *)mnl_nlmsg_get_payload(nlh) +
+					 MNL_ALIGN(sizeof(*nfg)));
+	     mnl_attr_ok(a, (int)(end - (const char *)a)); a = mnl_attr_next(a)) {
+		__u32 *dst;
 
-		while (p < eol && (*p == ' ' || *p == '\t'))
-			p++;
-		if (p == eol)
+		switch (mnl_attr_get_type(a)) {
+		case CTA_STATS_DROP:
+			dst = &st->drop;
 			break;
-		n = strcspn(p, " \t\n");
-		if (n == 4 && !strncmp(p, "drop", 4))
-			col_drop = col;
-		else if (n == 10 && !strncmp(p, "early_drop", 10))
-			col_early = col;
-		col++;
-		p += n;
-	}
-	if (col_drop < 0 && col_early < 0)
-		return -EINVAL;
-	/* one line of hex numbers per CPU */
-	for (p = eol + 1; *p; ) {
-		for (col = 0; *p && *p != '\n'; col++) {
-			char *end;
-			unsigned long long v;
-
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (!*p || *p == '\n')
-				break;
-			if (!isxdigit((unsigned char)*p))
-				return -EINVAL;
-			errno = 0;
-			v = strtoull(p, &end, 16);
-			if (errno || (*end && *end != ' ' && *end != '\t' && *end != '\n'))
-				return -EINVAL;
-			if (col == col_drop)
-				*drop += v;
-			else if (col == col_early)
-				*early_drop += v;
-			p = end;
+		case CTA_STATS_EARLY_DROP:
+			dst = &st->early_drop;
+			break;
+		case CTA_STATS_INVALID:
+			dst = &st->invalid;
+			break;
+		case CTA_STATS_INSERT_FAILED:
+			dst = &st->insert_failed;
+			break;
+		default:
+			continue;
 		}
-		if (*p == '\n')
-			p++;
+		if (!attr_len_ok(a, 4))
+			return -EINVAL;
+		*dst = get_be32(a);
+	}
+	st->seen = 1;
+	return 0;
+}
+
+void ct_cpu_delta(const struct ct_cpu_stat *prev, unsigned int nprev,
+		  const struct ct_cpu_stat *cur, unsigned int ncur, unsigned long long *dropped,
+		  unsigned long long *evicted)
+{
+	*dropped = *evicted = 0;
+	for (unsigned int i = 0; i < ncur && i < nprev; i++) {
+		const struct ct_cpu_stat *p = &prev[i], *c = &cur[i];
+		/* the kernel's counters are 32 bits wide and wrap */
+		__u32 dd = c->drop - p->drop, de = c->early_drop - p->early_drop;
+		unsigned long long other = (unsigned long long)(__u32)(c->invalid - p->invalid) +
+					   (__u32)(c->insert_failed - p->insert_failed);
+
+		if (!p->seen || !c->seen)
+			continue;	/* a CPU read for the first time: its baseline */
+		/* a packet a protocol tracker refused counts as invalid too, a clash
+		 * that could not be resolved as insert_failed: the rest found no room */
+		if (dd > other)
+			*dropped += dd - other;
+		*evicted += de;
+	}
+}
+
+struct ct_cpu_reader {
+	struct mnl_socket *nl;
+	__u32 seq;
+	char *buf;
+	struct ct_cpu_stat *prev, *cur;
+	unsigned int nprev, ncur, cap;
+	bool have_prev;
+};
+
+struct ct_cpu_reader *ct_cpu_open(void)
+{
+	struct ct_cpu_reader *r = calloc(1, sizeof(*r));
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+
+	if (!r)
+		return NULL;
+	r->buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+	r->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+	if (!r->buf || !r->nl || mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    setsockopt(mnl_socket_get_fd(r->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
+		ct_cpu_close(r);
+		return NULL;
+	}
+	return r;
+}
+
+void ct_cpu_close(struct ct_cpu_reader *r)
+{
+	if (!r)
+		return;
+	if (r->nl)
+		mnl_socket_close(r->nl);
+	free(r->buf);
+	free(r->prev);
+	free(r->cur);
+	free(r);
+}
+
+/* Room for CPU i in both arrays (at most 1 << 16 CPUs). */
+static int cpu_room(struct ct_cpu_reader *r, unsigned int i)
+{
+	unsigned int cap = r->cap ? r->cap : 64;
+	struct ct_cpu_stat *a, *b;
+
+	if (i < r->cap)
+		return 0;
+	if (i >= (1u << 16))
+		return -E2BIG;
+	while (cap <= i)
+		cap *= 2;
+	a = realloc(r->prev, cap * sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	r->prev = a;
+	b = realloc(r->cur, cap * sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	r->cur = b;
+	memset(a + r->cap, 0, (cap - r->cap) * sizeof(*a));
+	memset(b + r->cap, 0, (cap - r->cap) * sizeof(*b));
+	r->cap = cap;
+	return 0;
+}
+
+int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
+		unsigned long long *evicted)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(r->buf);
+	struct nfgenmsg *nfg;
+	unsigned int portid = mnl_socket_get_portid(r->nl);
+	bool done = false;
+
+	*dropped = *evicted = 0;
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS_CPU;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = ++r->seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	if (r->cap)
+		memset(r->cur, 0, r->cap * sizeof(*r->cur));
+	r->ncur = 0;
+	while (!done) {
+		ssize_t n = mnl_socket_recvfrom(r->nl, r->buf, MNL_SOCKET_BUFFER_SIZE);
+		size_t left;
+
+		if (n < 0)
+			return -errno;
+		left = (size_t)n;
+		for (nlh = (struct nlmsghdr *)r->buf; mnl_nlmsg_ok(nlh, (int)left);
+		     nlh = mnl_nlmsg_next(nlh, (int *)&left)) {
+			struct ct_cpu_stat st;
+			unsigned int cpu;
+			int err;
+
+			if (nlh->nlmsg_seq != r->seq || nlh->nlmsg_pid != portid)
+				continue;	/* an answer to an earlier, timed-out request */
+			if (nlh->nlmsg_type == NLMSG_DONE) {
+				done = true;
+				break;
+			}
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+					return -EINVAL;
+				if (e->error)
+					return e->error;
+				done = true;
+				break;
+			}
+			if (ct_cpu_stat_parse(nlh, left, &cpu, &st) < 0)
+				continue;
+			err = cpu_room(r, cpu);
+			if (err)
+				return err;
+			r->cur[cpu] = st;
+			if (cpu + 1 > r->ncur)
+				r->ncur = cpu + 1;
+		}
+	}
+	if (r->have_prev)
+		ct_cpu_delta(r->prev, r->nprev, r->cur, r->ncur, dropped, evicted);
+	{
+		struct ct_cpu_stat *t = r->prev;
+
+		r->prev = r->cur;
+		r->cur = t;
+		r->nprev = r->ncur;
+		r->have_prev = true;
 	}
 	return 0;
 }

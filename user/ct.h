@@ -91,13 +91,37 @@ int ct_dump_step(struct ct_engine *ce, int budget);
 
 const struct ct_stats *ct_stats(const struct ct_engine *ce);
 
+/* The kernel's per-CPU conntrack statistics that tell a full table (32-bit, they wrap). */
+struct ct_cpu_stat {
+	__u32 drop;		/* packets dropped: no room, a tracker's verdict, a clash */
+	__u32 early_drop;	/* entries evicted to make room for a new one */
+	__u32 invalid;
+	__u32 insert_failed;
+	__u8 seen;		/* this CPU was in the reading */
+};
+
 /*
- * The kernel's per-CPU conntrack statistics (/proc/net/stat/nf_conntrack, one
- * namespace's): sums of the "drop" column (packets dropped, mostly new
- * connections that found the table full) and of "early_drop" (unreplied
- * entries evicted to make room). Columns are found by the header's names.
- * Returns 0, or -EINVAL when the text has neither column or a bad number.
+ * Parse one answer to IPCTNL_MSG_CT_GET_STATS_CPU: *cpu gets its CPU.
+ * Returns 0, -EINVAL for a malformed message, -ENOENT for another type.
  */
-int ct_stat_parse(const char *text, unsigned long long *drop, unsigned long long *early_drop);
+int ct_cpu_stat_parse(const struct nlmsghdr *nlh, size_t len, unsigned int *cpu,
+		      struct ct_cpu_stat *st);
+
+/*
+ * Between two readings (arrays by CPU): packets dropped because the table had no room
+ * (drops that were not a protocol tracker's or a clash's) and entries evicted early.
+ */
+void ct_cpu_delta(const struct ct_cpu_stat *prev, unsigned int nprev,
+		  const struct ct_cpu_stat *cur, unsigned int ncur, unsigned long long *dropped,
+		  unsigned long long *evicted);
+
+/* Reads the current netns' statistics over its own ctnetlink socket. */
+struct ct_cpu_reader;
+struct ct_cpu_reader *ct_cpu_open(void);
+void ct_cpu_close(struct ct_cpu_reader *r);
+/* Read them; *dropped and *evicted get ct_cpu_delta() since the last call (0 the first
+ * time). Returns 0 or -errno. Blocks for at most 200 ms. */
+int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
+		unsigned long long *evicted);
 
 #endif

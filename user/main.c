@@ -419,38 +419,6 @@ static unsigned long read_ulong(int fd)
 /* how long the status line says the table was full, after it is not */
 #define TABLE_WAS_FULL_NS (30ULL * 1000000000ULL)
 
-/* The kernel's drop and early_drop counts of the watched netns; false if unreadable. */
-static bool read_ct_stat(int fd, unsigned long long *drop, unsigned long long *early)
-{
-	static char *buf;
-	static size_t cap;
-	size_t len = 0;
-
-	if (fd < 0)
-		return false;
-	for (;;) {
-		ssize_t n;
-
-		if (len + 1 >= cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			char *nb = ncap <= (1u << 22) ? realloc(buf, ncap) : NULL;
-
-			if (!nb)
-				return false;
-			buf = nb;
-			cap = ncap;
-		}
-		n = pread(fd, buf + len, cap - 1 - len, (off_t)len);
-		if (n < 0)
-			return false;
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = 0;
-	return ct_stat_parse(buf, drop, early) == 0;
-}
-
 /*
  * A full table drops every new connection: say so while it lasts. The count
  * alone misses most of it: the kernel evicts unreplied entries to make room
@@ -459,34 +427,21 @@ static bool read_ct_stat(int fd, unsigned long long *drop, unsigned long long *e
  */
 static void check_table_full(struct app *a)
 {
-	static const char tag[] = "conntrack table full", was_tag[] = "conntrack table was full";
+	static const char tag[] = "conntrack table full", was_tag[] = "conntrack table was last full";
 	bool was = a->table_full, dropped = false;
 	unsigned long long drop, early;
 	__u64 now = model_clock();
 
 	a->ct_count = read_ulong(a->ct_count_fd);
 	a->ct_max = read_ulong(a->ct_max_fd);
-	if (read_ct_stat(a->ct_stat_fd, &drop, &early)) {
-		if (a->ct_stat_read) {
-			unsigned long long dd = drop - a->ct_drop_last, de = early - a->ct_early_last;
-
-			/* "drop" also counts a few packets a protocol tracker refused:
-			 * only near the limit are they a full table's */
-			if (dd && a->ct_max && a->ct_count * 10 >= a->ct_max * 9) {
-				a->ct_dropped += dd;
-				dropped = true;
-			}
-			if (de) {
-				a->ct_evicted += de;
-				dropped = true;
-			}
-		}
-		a->ct_drop_last = drop;
-		a->ct_early_last = early;
-		a->ct_stat_read = true;
+	if (a->ct_cpu && ct_cpu_poll(a->ct_cpu, &drop, &early) == 0 && (drop || early)) {
+		a->ct_dropped += drop;
+		a->ct_evicted += early;
+		dropped = true;
 	}
 	a->table_full = (a->ct_max && a->ct_count >= a->ct_max) || dropped;
 	if (a->table_full) {
+		a->table_full_seen = time(NULL);
 		if (a->ct_dropped || a->ct_evicted)
 			snprintf(a->warning, sizeof(a->warning),
 				 "%s (%lu of %lu entries; %llu packets dropped, %llu entries evicted): "
@@ -500,14 +455,13 @@ static void check_table_full(struct app *a)
 			fprintf(stderr, "flowtop: warning: %s\n", a->warning);
 	} else if (was && !strncmp(a->warning, tag, sizeof(tag) - 1)) {
 		/* a full table may last less than one refresh: the line stays a while */
-		time_t t = time(NULL);
 		struct tm tm;
 		char hms[16] = "";
 
-		if (localtime_r(&t, &tm))
+		if (localtime_r(&a->table_full_seen, &tm))
 			strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
 		snprintf(a->warning, sizeof(a->warning),
-			 "%s until %s (%llu packets dropped, %llu entries evicted in all)", was_tag,
+			 "%s at %s (%llu packets dropped, %llu entries evicted in all)", was_tag,
 			 hms, a->ct_dropped, a->ct_evicted);
 		a->table_full_end_ns = now;
 	} else if (!a->table_full && !strncmp(a->warning, was_tag, sizeof(was_tag) - 1) &&
@@ -1202,7 +1156,13 @@ int main(int argc, char **argv)
 	/* opened here, in the watched netns: the fds stay bound to it */
 	app.ct_count_fd = open("/proc/sys/net/netfilter/nf_conntrack_count", O_RDONLY | O_CLOEXEC);
 	app.ct_max_fd = open("/proc/sys/net/netfilter/nf_conntrack_max", O_RDONLY | O_CLOEXEC);
-	app.ct_stat_fd = open("/proc/net/stat/nf_conntrack", O_RDONLY | O_CLOEXEC);
+	/* the kernel's drop counters (per CPU, over ctnetlink), read once as a baseline */
+	app.ct_cpu = ct_cpu_open();
+	if (app.ct_cpu) {
+		unsigned long long d, e;
+
+		ct_cpu_poll(app.ct_cpu, &d, &e);
+	}
 	conf_dirs(dirs, local_conf, sizeof(local_conf));
 	services_load(dirs, services_warn);
 	if (!app.opts.no_geoip)

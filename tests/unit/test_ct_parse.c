@@ -201,42 +201,95 @@ static void test_missing_id(void **state)
 	assert_int_equal(ct_parse(nlh, nlh->nlmsg_len, &m), -EINVAL);
 }
 
-/* /proc/net/stat/nf_conntrack: per-CPU hex columns, found by name */
-static void test_stat(void **state)
+/* One CPU's answer to IPCTNL_MSG_CT_GET_STATS_CPU, as the kernel builds it. */
+static size_t stat_msg(char *buf, unsigned int cpu, __u32 drop, __u32 early, __u32 inval,
+		       __u32 ifail)
 {
-	unsigned long long d, e;
-	/* 6.x layout (two CPUs) */
-	const char *six =
-		"entries  clashres found new invalid ignore delete chainlength insert insert_failed "
-		"drop early_drop icmp_error  expect_new expect_create expect_delete search_restart\n"
-		"0000012c  00000000 00000000 00000000 00000003 00000021 00000000 00000000 00000000 "
-		"00000000 00004028 0000012c 00000000  00000000 00000000 00000000 00000000\n"
-		"0000012c  00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 "
-		"00000000 00000010 00000001 00000000  00000000 00000000 00000000 00000000\n";
-	/* an older layout: other columns before them, no trailing newline */
-	const char *old =
-		"entries searched found new invalid ignore delete delete_list insert insert_failed "
-		"drop early_drop icmp_error expect_new expect_create expect_delete search_restart\n"
-		"00000005 0 0 0 0 0 0 0 0 0 ff 2 0 0 0 0 0";
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS_CPU;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	nfg->res_id = htons(cpu);
+	mnl_attr_put_u32(nlh, CTA_STATS_FOUND, htonl(7));
+	mnl_attr_put_u32(nlh, CTA_STATS_INVALID, htonl(inval));
+	mnl_attr_put_u32(nlh, CTA_STATS_INSERT, htonl(9));
+	mnl_attr_put_u32(nlh, CTA_STATS_INSERT_FAILED, htonl(ifail));
+	mnl_attr_put_u32(nlh, CTA_STATS_DROP, htonl(drop));
+	mnl_attr_put_u32(nlh, CTA_STATS_EARLY_DROP, htonl(early));
+	mnl_attr_put_u32(nlh, CTA_STATS_CHAIN_TOOLONG, htonl(1));
+	return nlh->nlmsg_len;
+}
+
+static void test_cpu_stat(void **state)
+{
+	char buf[512];
+	struct ct_cpu_stat st;
+	unsigned int cpu = 0;
+	size_t len = stat_msg(buf, 3, 0x4028, 0x12c, 5, 2);
+	struct nlmsghdr *nlh = (struct nlmsghdr *)buf;
 
 	(void)state;
-	assert_int_equal(ct_stat_parse(six, &d, &e), 0);
-	assert_int_equal(d, 0x4028 + 0x10);
-	assert_int_equal(e, 0x12c + 1);
-	assert_int_equal(ct_stat_parse(old, &d, &e), 0);
-	assert_int_equal(d, 255);
-	assert_int_equal(e, 2);
-	/* header only: nothing counted yet */
-	assert_int_equal(ct_stat_parse("entries drop early_drop\n", &d, &e), 0);
+	assert_int_equal(ct_cpu_stat_parse(nlh, len, &cpu, &st), 0);
+	assert_int_equal(cpu, 3);
+	assert_int_equal(st.drop, 0x4028);
+	assert_int_equal(st.early_drop, 0x12c);
+	assert_int_equal(st.invalid, 5);
+	assert_int_equal(st.insert_failed, 2);
+	assert_int_equal(st.seen, 1);
+	/* cut short: the length says more than there is */
+	assert_int_equal(ct_cpu_stat_parse(nlh, len - 4, &cpu, &st), -EINVAL);
+	/* a conntrack entry is not a statistics answer */
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
+	assert_int_equal(ct_cpu_stat_parse(nlh, len, &cpu, &st), -ENOENT);
+	/* a drop counter of 2 bytes */
+	{
+		struct nfgenmsg *nfg;
+
+		nlh = mnl_nlmsg_put_header(buf);
+		nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS_CPU;
+		nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+		nfg->res_id = htons(1);
+		mnl_attr_put_u16(nlh, CTA_STATS_DROP, 1);
+		assert_int_equal(ct_cpu_stat_parse(nlh, nlh->nlmsg_len, &cpu, &st), -EINVAL);
+	}
+	/* header only */
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS_CPU;
+	assert_int_equal(ct_cpu_stat_parse(nlh, nlh->nlmsg_len, &cpu, &st), -EINVAL);
+}
+
+static void test_cpu_delta(void **state)
+{
+	struct ct_cpu_stat prev[3] = {
+		{ .drop = 10, .early_drop = 0, .invalid = 2, .insert_failed = 1, .seen = 1 },
+		{ .drop = 0xfffffff0u, .early_drop = 0xffffffffu, .seen = 1 },
+		{ 0 },	/* not in the first reading */
+	};
+	struct ct_cpu_stat cur[3] = {
+		{ .drop = 30, .early_drop = 5, .invalid = 4, .insert_failed = 2, .seen = 1 },
+		{ .drop = 0x10, .early_drop = 1, .seen = 1 },	/* both wrapped */
+		{ .drop = 1000, .early_drop = 1000, .seen = 1 },
+	};
+	unsigned long long d, e;
+
+	(void)state;
+	ct_cpu_delta(prev, 3, cur, 3, &d, &e);
+	/* CPU 0: 20 drops, 3 of them explained (invalid, clash); CPU 1: 32 across the wrap */
+	assert_int_equal(d, 17 + 32);
+	assert_int_equal(e, 5 + 2);
+	/* drops that invalid packets explain are not a full table's */
+	cur[0].invalid = 100;
+	ct_cpu_delta(prev, 1, cur, 1, &d, &e);
+	assert_int_equal(d, 0);
+	assert_int_equal(e, 5);
+	/* nothing changed */
+	ct_cpu_delta(cur, 3, cur, 3, &d, &e);
 	assert_int_equal(d + e, 0);
-	/* bad input */
-	assert_int_equal(ct_stat_parse("", &d, &e), -EINVAL);
-	assert_int_equal(ct_stat_parse("entries found\n1 2\n", &d, &e), -EINVAL);
-	assert_int_equal(ct_stat_parse("drop early_drop\n1 zz\n", &d, &e), -EINVAL);
-	assert_int_equal(ct_stat_parse("drop early_drop\n-1 2\n", &d, &e), -EINVAL);
-	assert_int_equal(ct_stat_parse("drop early_drop\n1x 2\n", &d, &e), -EINVAL);
-	assert_int_equal(ct_stat_parse("drop early_drop\nffffffffffffffffff 2\n", &d, &e),
-			 -EINVAL);
+	/* a CPU that was not read before is a baseline, not a jump */
+	ct_cpu_delta(prev, 2, cur, 3, &d, &e);
+	assert_int_equal(e, 5 + 2);
 }
 
 int main(void)
@@ -246,7 +299,8 @@ int main(void)
 		cmocka_unit_test(test_no_counters),	cmocka_unit_test(test_ipv6_udp_nat),
 		cmocka_unit_test(test_icmp),		cmocka_unit_test(test_sctp_state),
 		cmocka_unit_test(test_truncated_and_corrupt),
-		cmocka_unit_test(test_missing_id),	cmocka_unit_test(test_stat),
+		cmocka_unit_test(test_missing_id),	cmocka_unit_test(test_cpu_stat),
+		cmocka_unit_test(test_cpu_delta),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
