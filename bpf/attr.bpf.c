@@ -176,12 +176,13 @@ static __always_inline void mark_dns(const struct attr_event *e, __u64 cookie)
 	} else if (e->proto == IPPROTO_UDP) {
 		/* no cookie to mark (this program type cannot make one): mark the flow */
 		struct dns_flow_key k = {};
+		__u64 now = bpf_ktime_get_ns();
 
 		__builtin_memcpy(k.laddr, e->saddr, sizeof(k.laddr));
 		__builtin_memcpy(k.raddr, e->daddr, sizeof(k.raddr));
 		k.lport = e->sport;
 		k.family = e->family;
-		bpf_map_update_elem(&dns_flows, &k, &one, BPF_ANY);
+		bpf_map_update_elem(&dns_flows, &k, &now, BPF_ANY);
 	}
 }
 

@@ -131,13 +131,15 @@ int dns_answer(struct __sk_buff *skb)
 	if (!asked) {
 		/* a socket with no cookie when it sent (sendto): its flow was marked */
 		struct dns_flow_key k = {};
+		__u64 *began;
 		__u8 one = 1;
 
 		__builtin_memcpy(k.laddr, daddr, sizeof(k.laddr));
 		__builtin_memcpy(k.raddr, saddr, sizeof(k.raddr));
 		k.lport = lport;
 		k.family = family;
-		if (!bpf_map_lookup_elem(&dns_flows, &k)) {
+		began = bpf_map_lookup_elem(&dns_flows, &k);
+		if (!began || bpf_ktime_get_ns() - *began > DNS_FLOW_NS) {
 			count(DNS_CNT_UNASKED);
 			return 1;
 		}

@@ -15,7 +15,11 @@ struct {
  * A UDP flow to port 53 whose socket had no cookie yet when its first packet left (a
  * socket neither bound nor connected: sendto). Its answer comes back to this address and
  * port; dns.bpf.c then marks the socket by its cookie (made by then) and drops the entry.
+ * The value is when the flow began: an entry is good for DNS_FLOW_NS, as long as conntrack
+ * keeps an unanswered UDP flow, so a query never answered does not leave its port open.
  */
+#define DNS_FLOW_NS (30ULL * 1000000000ULL)
+
 struct dns_flow_key {
 	__u8 laddr[16];		/* the local end; IPv4 in the first 4 bytes */
 	__u8 raddr[16];		/* the server */
@@ -28,7 +32,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct dns_flow_key);
-	__type(value, __u8);
+	__type(value, __u64);	/* bpf_ktime_get_ns() when the flow began */
 } dns_flows SEC(".maps");
 
 #endif
