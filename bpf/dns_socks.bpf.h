@@ -15,8 +15,9 @@ struct {
  * A UDP flow to port 53 whose socket had no cookie yet when its first packet left (a
  * socket neither bound nor connected: sendto). Its answer comes back to this address and
  * port; dns.bpf.c then marks the socket by its cookie (made by then) and drops the entry.
- * The value is when the flow began: an entry is good for DNS_FLOW_NS, as long as conntrack
- * keeps an unanswered UDP flow, so a query never answered does not leave its port open.
+ * The value is when the flow began: an entry is good for DNS_FLOW_NS after that (resolvers
+ * give up well before: glibc waits 5 s per try), so a query never answered does not leave
+ * its port open to answers for long.
  */
 #define DNS_FLOW_NS (30ULL * 1000000000ULL)
 

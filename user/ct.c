@@ -723,15 +723,13 @@ void ct_cpu_delta(const struct ct_cpu_stat *prev, unsigned int nprev,
 		const struct ct_cpu_stat *p = &prev[i], *c = &cur[i];
 		/* the kernel's counters are 32 bits wide and wrap */
 		__u32 dd = c->drop - p->drop, de = c->early_drop - p->early_drop;
-		unsigned long long other = (unsigned long long)(__u32)(c->invalid - p->invalid) +
-					   (__u32)(c->insert_failed - p->insert_failed);
+		__u32 clash = c->insert_failed - p->insert_failed;
 
 		if (!p->seen || !c->seen)
 			continue;	/* a CPU read for the first time: its baseline */
-		/* a packet a protocol tracker refused counts as invalid too, a clash
-		 * that could not be resolved as insert_failed: the rest found no room */
-		if (dd > other)
-			*dropped += dd - other;
+		/* an unresolved clash of two new entries counts as insert_failed too */
+		if (dd > clash)
+			*dropped += dd - clash;
 		*evicted += de;
 	}
 }
@@ -800,15 +798,25 @@ static int cpu_room(struct ct_cpu_reader *r, unsigned int i)
 	return 0;
 }
 
+/* Drop what an earlier, abandoned request left queued (a dump cut short). */
+static void cpu_drain(struct ct_cpu_reader *r)
+{
+	for (int i = 0; i < 64; i++)
+		if (recv(mnl_socket_get_fd(r->nl), r->buf, MNL_SOCKET_BUFFER_SIZE, MSG_DONTWAIT) < 0)
+			break;
+}
+
 int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
 		unsigned long long *evicted)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(r->buf);
-	struct nfgenmsg *nfg;
 	unsigned int portid = mnl_socket_get_portid(r->nl);
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
 	bool done = false;
 
 	*dropped = *evicted = 0;
+	cpu_drain(r);
+	nlh = mnl_nlmsg_put_header(r->buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS_CPU;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = ++r->seq;
@@ -822,20 +830,26 @@ int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
 		memset(r->cur, 0, r->cap * sizeof(*r->cur));
 	r->ncur = 0;
 	while (!done) {
-		ssize_t n = mnl_socket_recvfrom(r->nl, r->buf, MNL_SOCKET_BUFFER_SIZE);
-		size_t left;
+		struct sockaddr_nl from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(mnl_socket_get_fd(r->nl), r->buf, MNL_SOCKET_BUFFER_SIZE, 0,
+				     (struct sockaddr *)&from, &flen);
 
 		if (n < 0)
 			return -errno;
-		left = (size_t)n;
-		for (nlh = (struct nlmsghdr *)r->buf; mnl_nlmsg_ok(nlh, (int)left);
-		     nlh = mnl_nlmsg_next(nlh, (int *)&left)) {
+		/* only the kernel answers: a process may send to our port id too */
+		if (flen < sizeof(from) || from.nl_pid != 0)
+			continue;
+		for (size_t off = 0; off < (size_t)n; off += NLMSG_ALIGN(nlh->nlmsg_len)) {
 			struct ct_cpu_stat st;
 			unsigned int cpu;
 			int err;
 
+			nlh = (struct nlmsghdr *)(r->buf + off);
+			if (!nlmsg_fits(nlh, (size_t)n - off))
+				break;
 			if (nlh->nlmsg_seq != r->seq || nlh->nlmsg_pid != portid)
-				continue;	/* an answer to an earlier, timed-out request */
+				continue;	/* an answer to an earlier request */
 			if (nlh->nlmsg_type == NLMSG_DONE) {
 				done = true;
 				break;
@@ -843,14 +857,15 @@ int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
 			if (nlh->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 
-				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)))
+				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)) || e->error > 0 ||
+				    e->error < -4095)
 					return -EINVAL;
 				if (e->error)
 					return e->error;
 				done = true;
 				break;
 			}
-			if (ct_cpu_stat_parse(nlh, left, &cpu, &st) < 0)
+			if (ct_cpu_stat_parse(nlh, (size_t)n - off, &cpu, &st) < 0)
 				continue;
 			err = cpu_room(r, cpu);
 			if (err)

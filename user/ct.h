@@ -108,8 +108,9 @@ int ct_cpu_stat_parse(const struct nlmsghdr *nlh, size_t len, unsigned int *cpu,
 		      struct ct_cpu_stat *st);
 
 /*
- * Between two readings (arrays by CPU): packets dropped because the table had no room
- * (drops that were not a protocol tracker's or a clash's) and entries evicted early.
+ * Between two readings (arrays by CPU): packets dropped that were not an insert clash's
+ * (most are new connections that found no room; a protocol tracker's rare verdicts too),
+ * and entries evicted early to make room (only when the table is at its limit).
  */
 void ct_cpu_delta(const struct ct_cpu_stat *prev, unsigned int nprev,
 		  const struct ct_cpu_stat *cur, unsigned int ncur, unsigned long long *dropped,
@@ -120,7 +121,7 @@ struct ct_cpu_reader;
 struct ct_cpu_reader *ct_cpu_open(void);
 void ct_cpu_close(struct ct_cpu_reader *r);
 /* Read them; *dropped and *evicted get ct_cpu_delta() since the last call (0 the first
- * time). Returns 0 or -errno. Blocks for at most 200 ms. */
+ * time). Returns 0 or -errno. The kernel answers at once; a receive waits 200 ms at most. */
 int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
 		unsigned long long *evicted);
 

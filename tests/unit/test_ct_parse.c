@@ -276,11 +276,15 @@ static void test_cpu_delta(void **state)
 
 	(void)state;
 	ct_cpu_delta(prev, 3, cur, 3, &d, &e);
-	/* CPU 0: 20 drops, 3 of them explained (invalid, clash); CPU 1: 32 across the wrap */
-	assert_int_equal(d, 17 + 32);
+	/* CPU 0: 20 drops, 1 of them a clash; CPU 1: 32 across the wrap */
+	assert_int_equal(d, 19 + 32);
 	assert_int_equal(e, 5 + 2);
-	/* drops that invalid packets explain are not a full table's */
+	/* invalid packets are mostly let through: they explain no drop */
 	cur[0].invalid = 100;
+	ct_cpu_delta(prev, 1, cur, 1, &d, &e);
+	assert_int_equal(d, 19);
+	/* drops that clashes explain are not a full table's */
+	cur[0].insert_failed = 100;
 	ct_cpu_delta(prev, 1, cur, 1, &d, &e);
 	assert_int_equal(d, 0);
 	assert_int_equal(e, 5);
