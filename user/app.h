@@ -20,6 +20,14 @@ enum tracking_state {
 };
 
 /* A watched network namespace and its conntrack sockets; watch[0] is the one flowtop runs in. */
+/* One namespace's conntrack table: its size, its limit and the kernel's drop counters. */
+struct ct_table {
+	struct ct_stat_reader *st;	/* opened in the namespace; NULL: none */
+	unsigned long count, max;
+	bool at_limit;
+	bool full;			/* at the limit, or it dropped/evicted since the last read */
+};
+
 struct watch {
 	__u32 inode;
 	char name[48];			/* "host", --netns's argument, a /run/netns name,
@@ -27,6 +35,7 @@ struct watch {
 	struct ct_engine *ct;
 	struct app *a;
 	int sysctl_slot;
+	struct ct_table table;
 	unsigned int seen;		/* the namespace scan that last found it */
 	bool used;
 	bool dumping;			/* its part of the current dump round is running */
@@ -56,14 +65,12 @@ struct app {
 	bool quit;
 	__u64 last_dump_ns;		/* when the last dump round started */
 	__u64 dump_period_ns;		/* counters are this old at most (> interval: big table) */
-	/* the watched netns' table size and limit (fds opened there), read after each dump */
-	int ct_count_fd, ct_max_fd;
+	/* after each dump: the first watched netns' table size and limit, whether any watched
+	 * table is full, and drops and evictions for lack of room in all of them */
 	unsigned long ct_count, ct_max;
-	bool table_full;		/* at the limit, or it dropped/evicted since the last read */
-	/* its per-CPU drop statistics */
-	struct ct_cpu_reader *ct_cpu;
+	bool table_full;
 	unsigned long long ct_dropped;	/* packets dropped for a full table, since start */
-	unsigned long long ct_evicted;	/* unreplied entries evicted for room, since start */
+	unsigned long long ct_evicted;	/* unassured entries evicted for room, since start */
 	__u64 table_full_end_ns;	/* when it was seen not full again (model_clock) */
 	time_t table_full_seen;		/* the last reading that found it full */
 	/* how long each turn of the event loop took, and turns that handled a key */

@@ -734,18 +734,21 @@ void ct_cpu_delta(const struct ct_cpu_stat *prev, unsigned int nprev,
 	}
 }
 
-struct ct_cpu_reader {
+struct ct_stat_reader {
 	struct mnl_socket *nl;
 	__u32 seq;
 	char *buf;
 	struct ct_cpu_stat *prev, *cur;
 	unsigned int nprev, ncur, cap;
 	bool have_prev;
+	/* the last IPCTNL_MSG_CT_GET_STATS answer */
+	unsigned long count, max;
+	bool have_global;
 };
 
-struct ct_cpu_reader *ct_cpu_open(void)
+struct ct_stat_reader *ct_stat_open(void)
 {
-	struct ct_cpu_reader *r = calloc(1, sizeof(*r));
+	struct ct_stat_reader *r = calloc(1, sizeof(*r));
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
 
 	if (!r)
@@ -754,13 +757,13 @@ struct ct_cpu_reader *ct_cpu_open(void)
 	r->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
 	if (!r->buf || !r->nl || mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
 	    setsockopt(mnl_socket_get_fd(r->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
-		ct_cpu_close(r);
+		ct_stat_close(r);
 		return NULL;
 	}
 	return r;
 }
 
-void ct_cpu_close(struct ct_cpu_reader *r)
+void ct_stat_close(struct ct_stat_reader *r)
 {
 	if (!r)
 		return;
@@ -773,7 +776,7 @@ void ct_cpu_close(struct ct_cpu_reader *r)
 }
 
 /* Room for CPU i in both arrays (at most 1 << 16 CPUs). */
-static int cpu_room(struct ct_cpu_reader *r, unsigned int i)
+static int cpu_room(struct ct_stat_reader *r, unsigned int i)
 {
 	unsigned int cap = r->cap ? r->cap : 64;
 	struct ct_cpu_stat *a, *b;
@@ -799,26 +802,29 @@ static int cpu_room(struct ct_cpu_reader *r, unsigned int i)
 }
 
 /* Drop what an earlier, abandoned request left queued (a dump cut short). */
-static void cpu_drain(struct ct_cpu_reader *r)
+static void stat_drain(struct ct_stat_reader *r)
 {
 	for (int i = 0; i < 64; i++)
 		if (recv(mnl_socket_get_fd(r->nl), r->buf, MNL_SOCKET_BUFFER_SIZE, MSG_DONTWAIT) < 0)
 			break;
 }
 
-int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
-		unsigned long long *evicted)
+typedef int (*stat_msg_cb)(struct ct_stat_reader *r, const struct nlmsghdr *nlh, size_t len);
+
+/*
+ * One request of type (a dump, or a get answered with an ack) and its answers, each handed
+ * to cb. Only the kernel's answers to this request count. Returns 0 or -errno.
+ */
+static int stat_ask(struct ct_stat_reader *r, __u16 type, bool dump, stat_msg_cb cb)
 {
 	unsigned int portid = mnl_socket_get_portid(r->nl);
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
-	bool done = false;
 
-	*dropped = *evicted = 0;
-	cpu_drain(r);
+	stat_drain(r);
 	nlh = mnl_nlmsg_put_header(r->buf);
-	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS_CPU;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
+	nlh->nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK);
 	nlh->nlmsg_seq = ++r->seq;
 	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
 	nfg->nfgen_family = AF_UNSPEC;
@@ -826,10 +832,7 @@ int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
 	nfg->res_id = 0;
 	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
-	if (r->cap)
-		memset(r->cur, 0, r->cap * sizeof(*r->cur));
-	r->ncur = 0;
-	while (!done) {
+	for (;;) {
 		struct sockaddr_nl from;
 		socklen_t flen = sizeof(from);
 		ssize_t n = recvfrom(mnl_socket_get_fd(r->nl), r->buf, MNL_SOCKET_BUFFER_SIZE, 0,
@@ -841,8 +844,6 @@ int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
 		if (flen < sizeof(from) || from.nl_pid != 0)
 			continue;
 		for (size_t off = 0; off < (size_t)n; off += NLMSG_ALIGN(nlh->nlmsg_len)) {
-			struct ct_cpu_stat st;
-			unsigned int cpu;
 			int err;
 
 			nlh = (struct nlmsghdr *)(r->buf + off);
@@ -850,31 +851,52 @@ int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
 				break;
 			if (nlh->nlmsg_seq != r->seq || nlh->nlmsg_pid != portid)
 				continue;	/* an answer to an earlier request */
-			if (nlh->nlmsg_type == NLMSG_DONE) {
-				done = true;
-				break;
-			}
+			if (nlh->nlmsg_type == NLMSG_DONE)
+				return 0;
 			if (nlh->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 
 				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)) || e->error > 0 ||
 				    e->error < -4095)
 					return -EINVAL;
-				if (e->error)
-					return e->error;
-				done = true;
-				break;
+				return e->error;	/* 0: the ack that ends a get */
 			}
-			if (ct_cpu_stat_parse(nlh, (size_t)n - off, &cpu, &st) < 0)
-				continue;
-			err = cpu_room(r, cpu);
+			err = cb(r, nlh, (size_t)n - off);
 			if (err)
 				return err;
-			r->cur[cpu] = st;
-			if (cpu + 1 > r->ncur)
-				r->ncur = cpu + 1;
 		}
 	}
+}
+
+static int on_cpu_stat(struct ct_stat_reader *r, const struct nlmsghdr *nlh, size_t len)
+{
+	struct ct_cpu_stat st;
+	unsigned int cpu;
+	int err;
+
+	if (ct_cpu_stat_parse(nlh, len, &cpu, &st) < 0)
+		return 0;
+	err = cpu_room(r, cpu);
+	if (err)
+		return err;
+	r->cur[cpu] = st;
+	if (cpu + 1 > r->ncur)
+		r->ncur = cpu + 1;
+	return 0;
+}
+
+int ct_stat_cpu(struct ct_stat_reader *r, unsigned long long *dropped,
+		unsigned long long *evicted)
+{
+	int err;
+
+	*dropped = *evicted = 0;
+	if (r->cap)
+		memset(r->cur, 0, r->cap * sizeof(*r->cur));
+	r->ncur = 0;
+	err = stat_ask(r, IPCTNL_MSG_CT_GET_STATS_CPU, true, on_cpu_stat);
+	if (err)
+		return err;
 	if (r->have_prev)
 		ct_cpu_delta(r->prev, r->nprev, r->cur, r->ncur, dropped, evicted);
 	{
@@ -886,4 +908,68 @@ int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
 		r->have_prev = true;
 	}
 	return 0;
+}
+
+int ct_global_stat_parse(const struct nlmsghdr *nlh, size_t len, unsigned long *count,
+			 unsigned long *max)
+{
+	const struct nfgenmsg *nfg;
+	const struct nlattr *a;
+	const char *end;
+	bool have_count = false;
+
+	*count = *max = 0;
+	if (len < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
+		return -EINVAL;
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) != IPCTNL_MSG_CT_GET_STATS)
+		return -ENOENT;
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)))
+		return -EINVAL;
+	end = (const char *)nlh + nlh->nlmsg_len;
+	for (a = (const struct nlattr *)((const char *)mnl_nlmsg_get_payload(nlh) +
+					 MNL_ALIGN(sizeof(*nfg)));
+	     mnl_attr_ok(a, (int)(end - (const char *)a)); a = mnl_attr_next(a)) {
+		switch (mnl_attr_get_type(a)) {
+		case CTA_STATS_GLOBAL_ENTRIES:
+			if (!attr_len_ok(a, 4))
+				return -EINVAL;
+			*count = get_be32(a);
+			have_count = true;
+			break;
+		case CTA_STATS_GLOBAL_MAX_ENTRIES:
+			if (!attr_len_ok(a, 4))
+				return -EINVAL;
+			*max = get_be32(a);
+			break;
+		default:
+			break;
+		}
+	}
+	return have_count ? 0 : -EINVAL;
+}
+
+static int on_global_stat(struct ct_stat_reader *r, const struct nlmsghdr *nlh, size_t len)
+{
+	unsigned long count, max;
+
+	if (ct_global_stat_parse(nlh, len, &count, &max) == 0) {
+		r->count = count;
+		r->max = max;
+		r->have_global = true;
+	}
+	return 0;
+}
+
+int ct_stat_size(struct ct_stat_reader *r, unsigned long *count, unsigned long *max)
+{
+	int err;
+
+	r->have_global = false;
+	err = stat_ask(r, IPCTNL_MSG_CT_GET_STATS, false, on_global_stat);
+	if (!err && !r->have_global)
+		err = -ENODATA;
+	*count = err ? 0 : r->count;
+	*max = err ? 0 : r->max;
+	return err;
 }

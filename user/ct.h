@@ -116,13 +116,22 @@ void ct_cpu_delta(const struct ct_cpu_stat *prev, unsigned int nprev,
 		  const struct ct_cpu_stat *cur, unsigned int ncur, unsigned long long *dropped,
 		  unsigned long long *evicted);
 
-/* Reads the current netns' statistics over its own ctnetlink socket. */
-struct ct_cpu_reader;
-struct ct_cpu_reader *ct_cpu_open(void);
-void ct_cpu_close(struct ct_cpu_reader *r);
-/* Read them; *dropped and *evicted get ct_cpu_delta() since the last call (0 the first
- * time). Returns 0 or -errno. The kernel answers at once; a receive waits 200 ms at most. */
-int ct_cpu_poll(struct ct_cpu_reader *r, unsigned long long *dropped,
+/*
+ * Parse the answer to IPCTNL_MSG_CT_GET_STATS: the entries and the limit the kernel applies
+ * to the namespace. Returns 0, -EINVAL (malformed, or no entry count), -ENOENT (another type).
+ */
+int ct_global_stat_parse(const struct nlmsghdr *nlh, size_t len, unsigned long *count,
+			 unsigned long *max);
+
+/* Reads the current netns' table statistics over its own ctnetlink socket. */
+struct ct_stat_reader;
+struct ct_stat_reader *ct_stat_open(void);
+void ct_stat_close(struct ct_stat_reader *r);
+/* *dropped and *evicted get ct_cpu_delta() since the last call (0 the first time).
+ * Returns 0 or -errno. The kernel answers at once; a receive waits 200 ms at most. */
+int ct_stat_cpu(struct ct_stat_reader *r, unsigned long long *dropped,
 		unsigned long long *evicted);
+/* The table's entries and limit now. Returns 0 or -errno (both 0 then). */
+int ct_stat_size(struct ct_stat_reader *r, unsigned long *count, unsigned long *max);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -405,65 +406,113 @@ static int start_dump(struct app *a)
 	return err;
 }
 
-static unsigned long read_ulong(int fd)
+/*
+ * --all-netns holds three netlink sockets per namespace (events, dumps, statistics), up
+ * to WATCH_MAX of them: more than the usual soft limit of 1024 descriptors allows with
+ * the rest. Raise it towards the hard limit.
+ */
+static void raise_fd_limit(void)
 {
-	char buf[32];
-	ssize_t n = fd >= 0 ? pread(fd, buf, sizeof(buf) - 1, 0) : -1;
+	struct rlimit rl;
+	rlim_t want = 4096;
 
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	return strtoul(buf, NULL, 10);
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
 }
 
 /* how long the status line says the table was full, after it is not */
 #define TABLE_WAS_FULL_NS (30ULL * 1000000000ULL)
 
+/* In the current netns: its table's statistics (the socket stays bound to it). */
+static void table_open(struct ct_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->st = ct_stat_open();
+	if (t->st) {
+		unsigned long long d, e;
+
+		ct_stat_cpu(t->st, &d, &e);	/* the baseline of the drop counters */
+	}
+}
+
+static void table_close(struct ct_table *t)
+{
+	ct_stat_close(t->st);
+	memset(t, 0, sizeof(*t));
+}
+
 /*
- * A full table drops every new connection: say so while it lasts. The count
- * alone misses most of it: the kernel evicts unreplied entries to make room
- * and its garbage collector takes the table back under 95% of the limit soon
- * after, so drops and evictions since the last read count as full too.
+ * Read one table. The count alone misses most full tables: the kernel evicts
+ * unassured entries to make room and its garbage collector takes the table
+ * back under 95% of the limit soon after, so the kernel's counters since the
+ * last read count too. Evictions happen only at the limit. Drops (other than
+ * clashes) are nearly all new connections that found no room, but a protocol
+ * tracker drops a few packets too: they count at or near the limit, or with
+ * evictions in the same interval.
  */
+static void table_read(struct app *a, struct ct_table *t)
+{
+	unsigned long long drop, early;
+
+	t->count = t->max = 0;
+	t->full = t->at_limit = false;
+	if (!t->st)
+		return;
+	/* the limit the kernel applies there (the namespace's own, where it has one) */
+	ct_stat_size(t->st, &t->count, &t->max);
+	t->at_limit = t->max && t->count >= t->max;
+	t->full = t->at_limit;
+	if (ct_stat_cpu(t->st, &drop, &early) == 0 &&
+	    (early || (drop && t->max && t->count * 10 >= t->max * 9))) {
+		a->ct_dropped += drop;
+		a->ct_evicted += early;
+		t->full = true;
+	}
+}
+
+/* A full table drops every new connection: say so while it lasts, in any watched netns. */
 static void check_table_full(struct app *a)
 {
 	static const char tag[] = "conntrack table full", was_tag[] = "conntrack table was last full";
-	bool was = a->table_full, dropped = false, at_limit;
-	unsigned long long drop, early;
+	bool was = a->table_full;
+	const struct watch *full = NULL;
 	__u64 now = model_clock();
 
-	a->ct_count = read_ulong(a->ct_count_fd);
-	a->ct_max = read_ulong(a->ct_max_fd);
-	at_limit = a->ct_max && a->ct_count >= a->ct_max;
-	/*
-	 * Evictions happen only at the limit. Drops (other than clashes) are nearly all new
-	 * connections that found no room, but a protocol tracker drops a few packets too:
-	 * they count near the limit (the collector leaves a table at ~95% of it) or with
-	 * evictions in the same interval.
-	 */
-	if (a->ct_cpu && ct_cpu_poll(a->ct_cpu, &drop, &early) == 0 &&
-	    (early || (drop && (at_limit || (a->ct_max && a->ct_count * 10 >= a->ct_max * 9))))) {
-		a->ct_dropped += drop;
-		a->ct_evicted += early;
-		dropped = true;
+	for (unsigned int i = 0; i < WATCH_MAX; i++) {
+		struct watch *w = &a->watch[i];
+
+		if (!w->used)
+			continue;
+		table_read(a, &w->table);
+		if (w->table.full && !full)
+			full = w;
 	}
-	a->table_full = at_limit || dropped;
-	if (a->table_full) {
+	a->ct_count = a->watch[0].table.count;
+	a->ct_max = a->watch[0].table.max;
+	a->table_full = full != NULL;
+	if (full) {
+		const struct ct_table *t = &full->table;
+		char where[64] = "";
+
+		if (full != &a->watch[0])
+			snprintf(where, sizeof(where), " in %s", full->name);
 		a->table_full_seen = time(NULL);
-		if (!at_limit)	/* full since the last reading, not now */
+		if (!t->at_limit)	/* full since the last reading, not now */
 			snprintf(a->warning, sizeof(a->warning),
-				 "%s since the last refresh (%lu of %lu entries now; %llu packets "
-				 "dropped, %llu entries evicted)", tag, a->ct_count, a->ct_max,
+				 "%s%s since the last refresh (%lu of %lu entries now; %llu packets "
+				 "dropped, %llu entries evicted)", tag, where, t->count, t->max,
 				 a->ct_dropped, a->ct_evicted);
 		else if (a->ct_dropped || a->ct_evicted)
 			snprintf(a->warning, sizeof(a->warning),
-				 "%s (%lu of %lu entries; %llu packets dropped, %llu entries evicted): "
-				 "the kernel drops new connections", tag, a->ct_count, a->ct_max,
-				 a->ct_dropped, a->ct_evicted);
+				 "%s%s (%lu of %lu entries; %llu packets dropped, %llu entries "
+				 "evicted): the kernel drops new connections", tag, where, t->count,
+				 t->max, a->ct_dropped, a->ct_evicted);
 		else
 			snprintf(a->warning, sizeof(a->warning),
-				 "%s (%lu of %lu entries): the kernel drops new connections", tag,
-				 a->ct_count, a->ct_max);
+				 "%s%s (%lu of %lu entries): the kernel drops new connections", tag,
+				 where, t->count, t->max);
 		if (!was && a->opts.out != OUT_UI)
 			fprintf(stderr, "flowtop: warning: %s\n", a->warning);
 	} else if (was && !strncmp(a->warning, tag, sizeof(tag) - 1)) {
@@ -564,6 +613,7 @@ static int watch_add(struct app *a, int ep, const struct netns_info *ni)
 		/* counters and timestamps there too; a failure leaves them off (shown as -) */
 		sysctl_setup(ni->inode, ni->path, !a->opts.no_sysctl, &sr, warn, sizeof(warn));
 		w->sysctl_slot = sr.slot;
+		table_open(&w->table);
 	}
 	if (setns(a->self_ns_fd, CLONE_NEWNET) < 0) {
 		/* never go on reading the wrong namespace */
@@ -590,6 +640,7 @@ static void watch_del(struct app *a, int ep, struct watch *w)
 	epoll_ctl(ep, EPOLL_CTL_DEL, ct_dump_fd(w->ct), NULL);
 	ct_close(w->ct);
 	sysctl_release(w->sysctl_slot);
+	table_close(&w->table);
 	model_netns_gone(&a->model, w->inode);
 	memset(w, 0, sizeof(*w));
 	a->nwatch--;
@@ -1119,6 +1170,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	install_crash_handlers();
+	raise_fd_limit();
 	block_signals();
 	sysctl_recover();
 
@@ -1167,15 +1219,7 @@ int main(int argc, char **argv)
 	/* container runtimes' state files, under another root for tests */
 	container_name_root(getenv("FLOWTOP_STATE_ROOT"));
 	/* opened here, in the watched netns: the fds stay bound to it */
-	app.ct_count_fd = open("/proc/sys/net/netfilter/nf_conntrack_count", O_RDONLY | O_CLOEXEC);
-	app.ct_max_fd = open("/proc/sys/net/netfilter/nf_conntrack_max", O_RDONLY | O_CLOEXEC);
-	/* the kernel's drop counters (per CPU, over ctnetlink), read once as a baseline */
-	app.ct_cpu = ct_cpu_open();
-	if (app.ct_cpu) {
-		unsigned long long d, e;
-
-		ct_cpu_poll(app.ct_cpu, &d, &e);
-	}
+	table_open(&app.watch[0].table);
 	conf_dirs(dirs, local_conf, sizeof(local_conf));
 	services_load(dirs, services_warn);
 	if (!app.opts.no_geoip)

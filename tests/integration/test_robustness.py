@@ -7,7 +7,8 @@
 2. Full table: nf_conntrack_max (global: child namespaces cannot set their own) is lowered
    for a few seconds below what a burst makes; flowtop says so once on stderr and in the
    summary (table_full), keeps running, and clears it when the limit is back; also when the
-   table was back under its limit before flowtop looked (the kernel's drop counters); in the
+   table was back under its limit before flowtop looked (the kernel's drop counters); with
+   --all-netns, a full table in another namespace, named; in the
    view (tmux), the status line says so, and that it was full for a while after.
 3. Signals: SIGHUP, SIGTERM and a crash signal (SIGSEGV) while eBPF programs are attached:
    sysctls are put back and no program of flowtop is left.
@@ -97,7 +98,8 @@ def table_full():
     with open("/proc/sys/net/netfilter/nf_conntrack_count") as f:
         host_count = int(f.read())
     if host_count > 64:
-        for c in ("table-full", "table-full-after-gc", "table-full-view", "table-was-full-view"):
+        for c in ("table-full", "table-full-after-gc", "table-full-all-netns", "table-full-view",
+                  "table-was-full-view"):
             rep.skip(c, "the host's own table has %d entries: lowering the global "
                      "nf_conntrack_max would drop its connections" % host_count)
         return
@@ -140,6 +142,7 @@ def table_full():
         finally:
             set_max(old)
         cleared, alive, rc, lines, first = finish(bg)
+        ns.destroy()        # its full table must not be the one --all-netns finds below
         rep.check("table-full", full and cleared and alive and rc == 0 and len(lines) == 1 and
                   first and first["ct_max"] == 300 and
                   (first["ct_count"] >= 300 or first["ct_dropped"] + first["ct_evicted"] > 0),
@@ -163,11 +166,32 @@ def table_full():
                         5)
     set_max(old)
     cleared, alive, rc, lines, first = finish(bg)
+    ns.destroy()
     rep.check("table-full-after-gc", full and cleared and alive and rc == 0 and
               len(lines) == 1 and first and first["ct_count"] < first["ct_max"] and
               first["ct_dropped"] > 0 and "packets dropped" in lines[0],
               "full seen %s (%r), cleared %s, alive %s, rc %r, stderr lines %r" % (
                   full, first, cleared, alive, rc, lines))
+
+    # 3. --all-netns: a full table in another namespace than flowtop's own, named
+    ns = L.Netns("rbn")
+    bg = L.Background(FT, ["--all-netns", "--json", "-t", "0.5", "--mode", "conntrack",
+                           "--no-geoip", "--no-sysctl"])
+    watched = L.wait_until(lambda: any(s.get("netns_watched", 0) >= 2 for _, s in
+                                       snapshots(bg.objs()[0])), 10)
+    set_max(300)
+    try:
+        burst(ns, 600, 20000)
+        full = L.wait_until(lambda: any(s.get("table_full") for _, s in
+                                        snapshots(bg.objs()[0])), 5)
+    finally:
+        set_max(old)
+    cleared, alive, rc, lines, first = finish(bg)
+    rep.check("table-full-all-netns", watched and full and cleared and alive and rc == 0 and
+              len(lines) == 1 and ("in %s " % ns.name) in lines[0] + " ",
+              "watching it %s, full seen %s (%r), cleared %s, alive %s, rc %r, stderr lines "
+              "%r (want one naming %s)" % (watched, full, first, cleared, alive, rc, lines,
+                                          ns.name))
 
     # 3. The view, as a person sees it: the status line says so while it is full, and for a
     #    while after (a full table often lasts less than one refresh)
@@ -330,7 +354,8 @@ def main():
         table_full()
     else:
         for c in ("overrun-counted", "overrun-consistent", "overrun-exit", "table-full",
-                  "table-full-after-gc", "table-full-view", "table-was-full-view"):
+                  "table-full-after-gc", "table-full-all-netns", "table-full-view",
+                  "table-was-full-view"):
             rep.skip(c, "no flowgen binary at %s (make test builds it)" % FLOWGEN)
     signals()
     ui_crash_and_storm()

@@ -296,6 +296,43 @@ static void test_cpu_delta(void **state)
 	assert_int_equal(e, 5 + 2);
 }
 
+/* The answer to IPCTNL_MSG_CT_GET_STATS: entries and the limit. */
+static void test_global_stat(void **state)
+{
+	char buf[256];
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nfgenmsg *nfg;
+	unsigned long count = 1, max = 1;
+
+	(void)state;
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = AF_UNSPEC;
+	mnl_attr_put_u32(nlh, CTA_STATS_GLOBAL_ENTRIES, htonl(300));
+	mnl_attr_put_u32(nlh, CTA_STATS_GLOBAL_MAX_ENTRIES, htonl(262144));
+	assert_int_equal(ct_global_stat_parse(nlh, nlh->nlmsg_len, &count, &max), 0);
+	assert_int_equal(count, 300);
+	assert_int_equal(max, 262144);
+	assert_int_equal(ct_global_stat_parse(nlh, nlh->nlmsg_len - 1, &count, &max), -EINVAL);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS_CPU;
+	assert_int_equal(ct_global_stat_parse(nlh, nlh->nlmsg_len, &count, &max), -ENOENT);
+	/* a kernel without the limit attribute: the count alone */
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS;
+	mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	mnl_attr_put_u32(nlh, CTA_STATS_GLOBAL_ENTRIES, htonl(5));
+	assert_int_equal(ct_global_stat_parse(nlh, nlh->nlmsg_len, &count, &max), 0);
+	assert_int_equal(count, 5);
+	assert_int_equal(max, 0);
+	/* no entry count, or a short one */
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_STATS;
+	mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	assert_int_equal(ct_global_stat_parse(nlh, nlh->nlmsg_len, &count, &max), -EINVAL);
+	mnl_attr_put_u16(nlh, CTA_STATS_GLOBAL_ENTRIES, 5);
+	assert_int_equal(ct_global_stat_parse(nlh, nlh->nlmsg_len, &count, &max), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,7 +341,7 @@ int main(void)
 		cmocka_unit_test(test_icmp),		cmocka_unit_test(test_sctp_state),
 		cmocka_unit_test(test_truncated_and_corrupt),
 		cmocka_unit_test(test_missing_id),	cmocka_unit_test(test_cpu_stat),
-		cmocka_unit_test(test_cpu_delta),
+		cmocka_unit_test(test_cpu_delta),	cmocka_unit_test(test_global_stat),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
