@@ -73,6 +73,7 @@ struct app {
 	unsigned long long ct_evicted;	/* unassured entries evicted for room, since start */
 	__u64 table_full_end_ns;	/* when it was seen not full again (model_clock) */
 	time_t table_full_seen;		/* the last reading that found it full */
+	char table_full_where[64];	/* " in NAME" of the namespace, or "" */
 	/* how long each turn of the event loop took, and turns that handled a key */
 	struct lat_hist loop_lat;
 	struct lat_hist key_lat;

@@ -478,6 +478,7 @@ static void check_table_full(struct app *a)
 	static const char tag[] = "conntrack table full", was_tag[] = "conntrack table was last full";
 	bool was = a->table_full;
 	const struct watch *full = NULL;
+	unsigned int nfull = 0;
 	__u64 now = model_clock();
 
 	for (unsigned int i = 0; i < WATCH_MAX; i++) {
@@ -486,7 +487,7 @@ static void check_table_full(struct app *a)
 		if (!w->used)
 			continue;
 		table_read(a, &w->table);
-		if (w->table.full && !full)
+		if (w->table.full && !nfull++)
 			full = w;
 	}
 	a->ct_count = a->watch[0].table.count;
@@ -494,10 +495,14 @@ static void check_table_full(struct app *a)
 	a->table_full = full != NULL;
 	if (full) {
 		const struct ct_table *t = &full->table;
-		char where[64] = "";
+		char *where = a->table_full_where;
 
-		if (full != &a->watch[0])
-			snprintf(where, sizeof(where), " in %s", full->name);
+		where[0] = 0;
+		if (nfull > 1)
+			snprintf(where, sizeof(a->table_full_where), " in %s and %u more namespace%s",
+				 full->name, nfull - 1, nfull > 2 ? "s" : "");
+		else if (a->opts.all_netns || full != &a->watch[0])
+			snprintf(where, sizeof(a->table_full_where), " in %s", full->name);
 		a->table_full_seen = time(NULL);
 		if (!t->at_limit)	/* full since the last reading, not now */
 			snprintf(a->warning, sizeof(a->warning),
@@ -523,8 +528,8 @@ static void check_table_full(struct app *a)
 		if (localtime_r(&a->table_full_seen, &tm))
 			strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
 		snprintf(a->warning, sizeof(a->warning),
-			 "%s at %s (%llu packets dropped, %llu entries evicted in all)", was_tag,
-			 hms, a->ct_dropped, a->ct_evicted);
+			 "%s%s at %s (%llu packets dropped, %llu entries evicted in all)", was_tag,
+			 a->table_full_where, hms, a->ct_dropped, a->ct_evicted);
 		a->table_full_end_ns = now;
 	} else if (!a->table_full && !strncmp(a->warning, was_tag, sizeof(was_tag) - 1) &&
 		   now - a->table_full_end_ns >= TABLE_WAS_FULL_NS) {
