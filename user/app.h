@@ -19,15 +19,14 @@ enum tracking_state {
 	TRACKING_ABSENT,	/* no conntrack in this kernel */
 };
 
-/* A watched network namespace and its conntrack sockets; watch[0] is the one flowtop runs in. */
 /* One namespace's conntrack table: its size, its limit and the kernel's drop counters. */
 struct ct_table {
 	struct ct_stat_reader *st;	/* opened in the namespace; NULL: none */
 	unsigned long count, max;
-	bool at_limit;
 	bool full;			/* at the limit, or it dropped/evicted since the last read */
 };
 
+/* A watched network namespace and its conntrack sockets; watch[0] is the one flowtop runs in. */
 struct watch {
 	__u32 inode;
 	char name[48];			/* "host", --netns's argument, a /run/netns name,

@@ -1075,14 +1075,9 @@ static void eb_done(struct attr_backend *b)
 	b->priv = NULL;
 }
 
-int attr_ebpf_dns_socks_fd(void)
+int attr_ebpf_map_fd(const char *name)
 {
-	return ebpf_state.skel ? bpf_map__fd(ebpf_state.skel->maps.dns_socks) : -1;
-}
-
-int attr_ebpf_dns_flows_fd(void)
-{
-	return ebpf_state.skel ? bpf_map__fd(ebpf_state.skel->maps.dns_flows) : -1;
+	return ebpf_state.skel ? bpf_object__find_map_fd_by_name(ebpf_state.skel->obj, name) : -1;
 }
 
 const struct attr_probe *attr_ebpf_probed(void)

@@ -63,10 +63,9 @@ extern char libbpf_last[256];
 /* Sum over the CPUs of one value of a per-CPU array map of __u64 (0 when unreadable). */
 __u64 bpf_percpu_sum(int map_fd, __u32 key);
 
-/* The attribution programs' map of sockets that began a flow to port 53, or -1. */
-int attr_ebpf_dns_socks_fd(void);
-/* Their map of such flows from sockets that had no cookie yet (sendto), or -1. */
-int attr_ebpf_dns_flows_fd(void);
+/* One of the attribution programs' maps by name (dns_socks, dns_flows: shared with the
+ * DNS program), or a negative value. */
+int attr_ebpf_map_fd(const char *name);
 
 void attr_ebpf_configure(unsigned int ring_bytes, enum attr_rung min_rung);
 const struct attr_probe *attr_ebpf_probed(void);

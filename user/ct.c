@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -42,6 +41,33 @@ struct ct_engine {
 	     mnl_attr_ok((a), (int)((char *)mnl_attr_get_payload(nest) +                     \
 				   mnl_attr_get_payload_len(nest) - (char *)(a)));           \
 	     (a) = mnl_attr_next(a))
+
+/*
+ * Iterate the attributes of a (checked) nfnetlink message, to nlmsg_len exactly, not to its
+ * aligned end as mnl_attr_for_each does: a message whose length is not a multiple of 4
+ * must not let the last attribute reach past the buffer.
+ */
+#define for_each_msg_attr(a, nlh)                                                             \
+	for ((a) = (const struct nlattr *)((const char *)mnl_nlmsg_get_payload(nlh) +         \
+					   MNL_ALIGN(sizeof(struct nfgenmsg)));               \
+	     mnl_attr_ok((a), (int)((const char *)(nlh) + (nlh)->nlmsg_len - (const char *)(a))); \
+	     (a) = mnl_attr_next(a))
+
+/*
+ * A ctnetlink message of this type that fits in len with its nfgenmsg: 0, -EINVAL when it
+ * does not fit, -ENOENT for another subsystem or type.
+ */
+static int msg_check(const struct nlmsghdr *nlh, size_t len, unsigned int type)
+{
+	if (len < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
+		return -EINVAL;
+	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
+	    NFNL_MSG_TYPE(nlh->nlmsg_type) != type)
+		return -ENOENT;
+	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(struct nfgenmsg)))
+		return -EINVAL;
+	return 0;
+}
 
 static int attr_len_ok(const struct nlattr *a, size_t want)
 {
@@ -258,7 +284,6 @@ int ct_parse(const struct nlmsghdr *nlh, size_t len, struct ct_msg *out)
 	const struct nlattr *a;
 	const struct nfgenmsg *nfg;
 	unsigned int type;
-	const char *end;
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -282,15 +307,7 @@ int ct_parse(const struct nlmsghdr *nlh, size_t len, struct ct_msg *out)
 	out->f.orig.family = nfg->nfgen_family;
 	out->f.owner.uid = (__u32)-1;
 
-	/*
-	 * Walk to nlmsg_len exactly, not to its aligned end as mnl_attr_for_each
-	 * does: a message whose length is not a multiple of 4 must not let the
-	 * last attribute reach past the buffer.
-	 */
-	end = (const char *)nlh + nlh->nlmsg_len;
-	for (a = (const struct nlattr *)((const char *)mnl_nlmsg_get_payload(nlh) +
-					 MNL_ALIGN(sizeof(*nfg)));
-	     mnl_attr_ok(a, (int)(end - (const char *)a)); a = mnl_attr_next(a)) {
+	for_each_msg_attr(a, nlh) {
 		switch (mnl_attr_get_type(a)) {
 		case CTA_TUPLE_ORIG:
 			err = parse_tuple(a, &out->f.orig, out);
@@ -671,23 +688,15 @@ int ct_cpu_stat_parse(const struct nlmsghdr *nlh, size_t len, unsigned int *cpu,
 {
 	const struct nfgenmsg *nfg;
 	const struct nlattr *a;
-	const char *end;
+	int err;
 
 	memset(st, 0, sizeof(*st));
-	if (len < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
-		return -EINVAL;
-	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
-	    NFNL_MSG_TYPE(nlh->nlmsg_type) != IPCTNL_MSG_CT_GET_STATS_CPU)
-		return -ENOENT;
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)))
-		return -EINVAL;
+	err = msg_check(nlh, len, IPCTNL_MSG_CT_GET_STATS_CPU);
+	if (err)
+		return err;
 	nfg = mnl_nlmsg_get_payload(nlh);
 	*cpu = ntohs(nfg->res_id);
-	/* to nlmsg_len exactly, as in ct_parse() */
-	end = (const char *)nlh + nlh->nlmsg_len;
-	for (a = (const struct nlattr *)((const char *)mnl_nlmsg_get_payload(nlh) +
-					 MNL_ALIGN(sizeof(*nfg)));
-	     mnl_attr_ok(a, (int)(end - (const char *)a)); a = mnl_attr_next(a)) {
+	for_each_msg_attr(a, nlh) {
 		__u32 *dst;
 
 		switch (mnl_attr_get_type(a)) {
@@ -741,22 +750,19 @@ struct ct_stat_reader {
 	struct ct_cpu_stat *prev, *cur;
 	unsigned int nprev, ncur, cap;
 	bool have_prev;
-	/* the last IPCTNL_MSG_CT_GET_STATS answer */
-	unsigned long count, max;
-	bool have_global;
+	bool unfinished;	/* a request's answers were not all read */
 };
 
 struct ct_stat_reader *ct_stat_open(void)
 {
 	struct ct_stat_reader *r = calloc(1, sizeof(*r));
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
 
 	if (!r)
 		return NULL;
 	r->buf = malloc(MNL_SOCKET_BUFFER_SIZE);
-	r->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-	if (!r->buf || !r->nl || mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
-	    setsockopt(mnl_socket_get_fd(r->nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
+	/* non-blocking: the kernel queues every answer before send or receive returns */
+	r->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!r->buf || !r->nl || mnl_socket_bind(r->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
 		ct_stat_close(r);
 		return NULL;
 	}
@@ -801,27 +807,24 @@ static int cpu_room(struct ct_stat_reader *r, unsigned int i)
 	return 0;
 }
 
-/* Drop what an earlier, abandoned request left queued (a dump cut short). */
-static void stat_drain(struct ct_stat_reader *r)
-{
-	for (int i = 0; i < 64; i++)
-		if (recv(mnl_socket_get_fd(r->nl), r->buf, MNL_SOCKET_BUFFER_SIZE, MSG_DONTWAIT) < 0)
-			break;
-}
-
-typedef int (*stat_msg_cb)(struct ct_stat_reader *r, const struct nlmsghdr *nlh, size_t len);
+typedef int (*stat_msg_cb)(void *ctx, const struct nlmsghdr *nlh, size_t len);
 
 /*
  * One request of type (a dump, or a get answered with an ack) and its answers, each handed
  * to cb. Only the kernel's answers to this request count. Returns 0 or -errno.
  */
-static int stat_ask(struct ct_stat_reader *r, __u16 type, bool dump, stat_msg_cb cb)
+static int stat_ask(struct ct_stat_reader *r, __u16 type, bool dump, stat_msg_cb cb,
+		    void *ctx)
 {
 	unsigned int portid = mnl_socket_get_portid(r->nl);
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
 
-	stat_drain(r);
+	/* what an abandoned request left queued (a dump cut short): the kernel refuses a
+	 * second dump on the socket while one runs */
+	for (int i = 0; r->unfinished && i < 64; i++)
+		if (recv(mnl_socket_get_fd(r->nl), r->buf, MNL_SOCKET_BUFFER_SIZE, 0) < 0)
+			break;
 	nlh = mnl_nlmsg_put_header(r->buf);
 	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | type;
 	nlh->nlmsg_flags = NLM_F_REQUEST | (dump ? NLM_F_DUMP : NLM_F_ACK);
@@ -832,6 +835,7 @@ static int stat_ask(struct ct_stat_reader *r, __u16 type, bool dump, stat_msg_cb
 	nfg->res_id = 0;
 	if (mnl_socket_sendto(r->nl, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
+	r->unfinished = true;
 	for (;;) {
 		struct sockaddr_nl from;
 		socklen_t flen = sizeof(from);
@@ -851,25 +855,29 @@ static int stat_ask(struct ct_stat_reader *r, __u16 type, bool dump, stat_msg_cb
 				break;
 			if (nlh->nlmsg_seq != r->seq || nlh->nlmsg_pid != portid)
 				continue;	/* an answer to an earlier request */
-			if (nlh->nlmsg_type == NLMSG_DONE)
+			if (nlh->nlmsg_type == NLMSG_DONE) {
+				r->unfinished = false;
 				return 0;
+			}
 			if (nlh->nlmsg_type == NLMSG_ERROR) {
 				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 
 				if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*e)) || e->error > 0 ||
 				    e->error < -4095)
 					return -EINVAL;
+				r->unfinished = false;
 				return e->error;	/* 0: the ack that ends a get */
 			}
-			err = cb(r, nlh, (size_t)n - off);
+			err = cb(ctx, nlh, (size_t)n - off);
 			if (err)
 				return err;
 		}
 	}
 }
 
-static int on_cpu_stat(struct ct_stat_reader *r, const struct nlmsghdr *nlh, size_t len)
+static int on_cpu_stat(void *ctx, const struct nlmsghdr *nlh, size_t len)
 {
+	struct ct_stat_reader *r = ctx;
 	struct ct_cpu_stat st;
 	unsigned int cpu;
 	int err;
@@ -894,7 +902,7 @@ int ct_stat_cpu(struct ct_stat_reader *r, unsigned long long *dropped,
 	if (r->cap)
 		memset(r->cur, 0, r->cap * sizeof(*r->cur));
 	r->ncur = 0;
-	err = stat_ask(r, IPCTNL_MSG_CT_GET_STATS_CPU, true, on_cpu_stat);
+	err = stat_ask(r, IPCTNL_MSG_CT_GET_STATS_CPU, true, on_cpu_stat, r);
 	if (err)
 		return err;
 	if (r->have_prev)
@@ -913,23 +921,15 @@ int ct_stat_cpu(struct ct_stat_reader *r, unsigned long long *dropped,
 int ct_global_stat_parse(const struct nlmsghdr *nlh, size_t len, unsigned long *count,
 			 unsigned long *max)
 {
-	const struct nfgenmsg *nfg;
 	const struct nlattr *a;
-	const char *end;
 	bool have_count = false;
+	int err;
 
 	*count = *max = 0;
-	if (len < sizeof(*nlh) || nlh->nlmsg_len < sizeof(*nlh) || nlh->nlmsg_len > len)
-		return -EINVAL;
-	if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_CTNETLINK ||
-	    NFNL_MSG_TYPE(nlh->nlmsg_type) != IPCTNL_MSG_CT_GET_STATS)
-		return -ENOENT;
-	if (nlh->nlmsg_len < MNL_NLMSG_HDRLEN + MNL_ALIGN(sizeof(*nfg)))
-		return -EINVAL;
-	end = (const char *)nlh + nlh->nlmsg_len;
-	for (a = (const struct nlattr *)((const char *)mnl_nlmsg_get_payload(nlh) +
-					 MNL_ALIGN(sizeof(*nfg)));
-	     mnl_attr_ok(a, (int)(end - (const char *)a)); a = mnl_attr_next(a)) {
+	err = msg_check(nlh, len, IPCTNL_MSG_CT_GET_STATS);
+	if (err)
+		return err;
+	for_each_msg_attr(a, nlh) {
 		switch (mnl_attr_get_type(a)) {
 		case CTA_STATS_GLOBAL_ENTRIES:
 			if (!attr_len_ok(a, 4))
@@ -949,27 +949,28 @@ int ct_global_stat_parse(const struct nlmsghdr *nlh, size_t len, unsigned long *
 	return have_count ? 0 : -EINVAL;
 }
 
-static int on_global_stat(struct ct_stat_reader *r, const struct nlmsghdr *nlh, size_t len)
-{
+struct global_stat {
 	unsigned long count, max;
+	bool have;
+};
 
-	if (ct_global_stat_parse(nlh, len, &count, &max) == 0) {
-		r->count = count;
-		r->max = max;
-		r->have_global = true;
-	}
+static int on_global_stat(void *ctx, const struct nlmsghdr *nlh, size_t len)
+{
+	struct global_stat *g = ctx;
+
+	if (ct_global_stat_parse(nlh, len, &g->count, &g->max) == 0)
+		g->have = true;
 	return 0;
 }
 
 int ct_stat_size(struct ct_stat_reader *r, unsigned long *count, unsigned long *max)
 {
-	int err;
+	struct global_stat g = { 0 };
+	int err = stat_ask(r, IPCTNL_MSG_CT_GET_STATS, false, on_global_stat, &g);
 
-	r->have_global = false;
-	err = stat_ask(r, IPCTNL_MSG_CT_GET_STATS, false, on_global_stat);
-	if (!err && !r->have_global)
+	if (!err && !g.have)
 		err = -ENODATA;
-	*count = err ? 0 : r->count;
-	*max = err ? 0 : r->max;
+	*count = err ? 0 : g.count;
+	*max = err ? 0 : g.max;
 	return err;
 }

@@ -128,7 +128,8 @@ struct ct_stat_reader;
 struct ct_stat_reader *ct_stat_open(void);
 void ct_stat_close(struct ct_stat_reader *r);
 /* *dropped and *evicted get ct_cpu_delta() since the last call (0 the first time).
- * Returns 0 or -errno. The kernel answers at once; a receive waits 200 ms at most. */
+ * Returns 0 or -errno. Never waits: the kernel queues its answers at once (-EAGAIN if
+ * it did not). */
 int ct_stat_cpu(struct ct_stat_reader *r, unsigned long long *dropped,
 		unsigned long long *evicted);
 /* The table's entries and limit now. Returns 0 or -errno (both 0 then). */

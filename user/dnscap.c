@@ -65,14 +65,21 @@ int dnscap_open(char *why, size_t whylen)
 	}
 	bpf_map__set_max_entries(D.skel->maps.dns_events, RING_BYTES);
 	/* the sockets that asked: marked by the attribution programs, in their maps */
-	if (attr_ebpf_dns_socks_fd() < 0 || attr_ebpf_dns_flows_fd() < 0) {
-		err = -ENOENT;
-		snprintf(why, whylen, "needs the eBPF attribution programs");
-		goto fail;
+	{
+		struct bpf_map *shared[] = { D.skel->maps.dns_socks, D.skel->maps.dns_flows };
+
+		err = 0;
+		for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]) && !err; i++) {
+			int fd = attr_ebpf_map_fd(bpf_map__name(shared[i]));
+
+			if (fd < 0) {
+				snprintf(why, whylen, "needs the eBPF attribution programs");
+				err = -ENOENT;
+				goto fail;
+			}
+			err = bpf_map__reuse_fd(shared[i], fd);
+		}
 	}
-	err = bpf_map__reuse_fd(D.skel->maps.dns_socks, attr_ebpf_dns_socks_fd());
-	if (!err)
-		err = bpf_map__reuse_fd(D.skel->maps.dns_flows, attr_ebpf_dns_flows_fd());
 	if (err) {
 		snprintf(why, whylen, "map: %s", strerror(-err));
 		goto fail;

@@ -443,6 +443,11 @@ static void table_close(struct ct_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+static bool at_limit(const struct ct_table *t)
+{
+	return t->max && t->count >= t->max;
+}
+
 /*
  * Read one table. The count alone misses most full tables: the kernel evicts
  * unassured entries to make room and its garbage collector takes the table
@@ -457,13 +462,12 @@ static void table_read(struct app *a, struct ct_table *t)
 	unsigned long long drop, early;
 
 	t->count = t->max = 0;
-	t->full = t->at_limit = false;
+	t->full = false;
 	if (!t->st)
 		return;
 	/* the limit the kernel applies there (the namespace's own, where it has one) */
 	ct_stat_size(t->st, &t->count, &t->max);
-	t->at_limit = t->max && t->count >= t->max;
-	t->full = t->at_limit;
+	t->full = at_limit(t);
 	if (ct_stat_cpu(t->st, &drop, &early) == 0 &&
 	    (early || (drop && t->max && t->count * 10 >= t->max * 9))) {
 		a->ct_dropped += drop;
@@ -495,7 +499,7 @@ static void check_table_full(struct app *a)
 	a->table_full = full != NULL;
 	if (full) {
 		const struct ct_table *t = &full->table;
-		char *where = a->table_full_where;
+		char *where = a->table_full_where, lost[64] = "";
 
 		where[0] = 0;
 		if (nfull > 1)
@@ -504,20 +508,17 @@ static void check_table_full(struct app *a)
 		else if (a->opts.all_netns || full != &a->watch[0])
 			snprintf(where, sizeof(a->table_full_where), " in %s", full->name);
 		a->table_full_seen = time(NULL);
-		if (!t->at_limit)	/* full since the last reading, not now */
-			snprintf(a->warning, sizeof(a->warning),
-				 "%s%s since the last refresh (%lu of %lu entries now; %llu packets "
-				 "dropped, %llu entries evicted)", tag, where, t->count, t->max,
+		if (a->ct_dropped || a->ct_evicted)
+			snprintf(lost, sizeof(lost), "; %llu packets dropped, %llu entries evicted",
 				 a->ct_dropped, a->ct_evicted);
-		else if (a->ct_dropped || a->ct_evicted)
+		if (!at_limit(t))	/* full by the counters only: not at the limit now */
 			snprintf(a->warning, sizeof(a->warning),
-				 "%s%s (%lu of %lu entries; %llu packets dropped, %llu entries "
-				 "evicted): the kernel drops new connections", tag, where, t->count,
-				 t->max, a->ct_dropped, a->ct_evicted);
+				 "%s%s since the last refresh (%lu of %lu entries now%s)", tag, where,
+				 t->count, t->max, lost);
 		else
 			snprintf(a->warning, sizeof(a->warning),
-				 "%s%s (%lu of %lu entries): the kernel drops new connections", tag,
-				 where, t->count, t->max);
+				 "%s%s (%lu of %lu entries%s): the kernel drops new connections", tag,
+				 where, t->count, t->max, lost);
 		if (!was && a->opts.out != OUT_UI)
 			fprintf(stderr, "flowtop: warning: %s\n", a->warning);
 	} else if (was && !strncmp(a->warning, tag, sizeof(tag) - 1)) {
@@ -1223,7 +1224,7 @@ int main(int argc, char **argv)
 
 	/* container runtimes' state files, under another root for tests */
 	container_name_root(getenv("FLOWTOP_STATE_ROOT"));
-	/* opened here, in the watched netns: the fds stay bound to it */
+	/* opened here, in the watched netns: the socket stays bound to it */
 	table_open(&app.watch[0].table);
 	conf_dirs(dirs, local_conf, sizeof(local_conf));
 	services_load(dirs, services_warn);

@@ -118,6 +118,25 @@ def table_full():
             return ns, bg, "no snapshot: %r" % bg.stderr()[-300:]
         return ns, bg, None
 
+    def fill(ns, bg, paused=False):
+        """Lower the limit to 300, make a 600-flow burst in ns and put the limit back; wait
+        for a snapshot that says full: while the limit is low, or with flowtop stopped
+        (paused) during all that, after it."""
+        full = lambda: any(s.get("table_full") for _, s in snapshots(bg.objs()[0]))
+        seen = False
+        if paused:
+            bg.send_signal(signal.SIGSTOP)
+        set_max(300)
+        try:
+            burst(ns, 600, 20000)
+            if not paused:
+                seen = L.wait_until(full, 5)
+        finally:
+            set_max(old)
+            if paused:
+                bg.send_signal(signal.SIGCONT)
+        return seen or (paused and L.wait_until(full, 5))
+
     def finish(bg):
         cleared = L.wait_until(lambda: snapshots(bg.objs()[0])[-1][1].get("table_full") is False,
                                5)
@@ -135,13 +154,7 @@ def table_full():
     if err:
         rep.fail("table-full", err)
     else:
-        set_max(300)
-        try:
-            burst(ns, 600, 20000)
-            full = L.wait_until(lambda: any(s.get("table_full") for _, s in
-                                            snapshots(bg.objs()[0])), 5)
-        finally:
-            set_max(old)
+        full = fill(ns, bg)
         cleared, alive, rc, lines, first = finish(bg)
         ns.destroy()        # its full table must not be the one --all-netns finds below
         rep.check("table-full", full and cleared and alive and rc == 0 and len(lines) == 1 and
@@ -156,16 +169,7 @@ def table_full():
     if err:
         rep.fail("table-full-after-gc", err)
     else:
-        bg.send_signal(signal.SIGSTOP)
-        set_max(300)
-        try:
-            burst(ns, 600, 20000)
-        finally:
-            set_max(old)       # far under the limit again before flowtop looks
-            bg.send_signal(signal.SIGCONT)
-        full = L.wait_until(lambda: any(s.get("table_full") for _, s in
-                                        snapshots(bg.objs()[0])), 5)
-        set_max(old)
+        full = fill(ns, bg, paused=True)    # far under the limit again when it looks
         cleared, alive, rc, lines, first = finish(bg)
         ns.destroy()
         rep.check("table-full-after-gc", full and cleared and alive and rc == 0 and
@@ -180,13 +184,7 @@ def table_full():
                            "--no-geoip", "--no-sysctl"])
     watched = L.wait_until(lambda: any(s.get("netns_watched", 0) >= 2 for _, s in
                                        snapshots(bg.objs()[0])), 10)
-    set_max(300)
-    try:
-        burst(ns, 600, 20000)
-        full = L.wait_until(lambda: any(s.get("table_full") for _, s in
-                                        snapshots(bg.objs()[0])), 5)
-    finally:
-        set_max(old)
+    full = fill(ns, bg)
     cleared, alive, rc, lines, first = finish(bg)
     rep.check("table-full-all-netns", watched and full and cleared and alive and rc == 0 and
               len(lines) == 1 and ("in %s " % ns.name) in lines[0] + " ",
